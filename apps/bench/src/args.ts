@@ -1,0 +1,228 @@
+/**
+ * Command-line options of the benchmark.
+ */
+import { DEFAULT_RANDOM_OPS, DEFAULT_REAL_OPS, OP_NAMES } from "./ops.js";
+
+/** Backend names accepted by `--backends`. */
+export const BACKEND_NAMES = ["wasm", "js"] as const;
+export type BenchBackend = (typeof BACKEND_NAMES)[number];
+
+/** Shape of a logit matrix. */
+export interface Shape {
+  rows: number;
+  classes: number;
+}
+
+/** LLM-like shapes of the random logits: GPT-2 (50257), Llama 2 (32000) and Llama 3 (128256) vocabularies, and small ones. */
+export const DEFAULT_SHAPES: readonly Shape[] = [
+  { rows: 1, classes: 50257 },
+  { rows: 8, classes: 50257 },
+  { rows: 64, classes: 32000 },
+  { rows: 4, classes: 128256 },
+  { rows: 4096, classes: 10 },
+  { rows: 1, classes: 8 },
+];
+
+export const DEFAULT_REPS = 15;
+export const QUICK_REPS = 3;
+export const DEFAULT_SEED = 1;
+
+/** Parsed options of one run. */
+export interface BenchOptions {
+  /** Operations of the random-logit part. */
+  randomOps: string[];
+  /** Operations timed on the real logits. */
+  realOps: string[];
+  shapes: Shape[];
+  reps: number;
+  backends: BenchBackend[];
+  /** JSON output path as given, or undefined for the default path. */
+  jsonPath: string | undefined;
+  seed: number;
+  real: boolean;
+  quick: boolean;
+}
+
+/** Result of parsing: options to run with, or a request for the help text. */
+export type ParsedArgs = { help: true } | { help: false; options: BenchOptions };
+
+/** Invalid command line; the CLI prints the message and exits with code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Returns the help text, with units and defaults. */
+export function helpText(): string {
+  const shapes = DEFAULT_SHAPES.map(formatShape).join(",");
+
+  return `Usage: pnpm bench [options]        (in apps/bench: pnpm bench [options], or tsx src/cli.ts [options])
+
+Times logitkit's operations on the wasm and js backends, on the real stories260K logits
+(1024x512) and on random normal logits (standard deviation 3) of LLM-like shapes. Prints a
+table and statistics of the real logits to stdout, progress to stderr, and writes the
+results as JSON.
+
+Options:
+  --ops LIST        comma-separated operations to time in both parts.
+                    Default for the random logits: ${DEFAULT_RANDOM_OPS.join(",")}
+                    Default for the real logits: every operation except logSumExp.
+                    Known: ${OP_NAMES.join(",")}
+  --shapes LIST     comma-separated ROWSxCLASSES shapes of the random logits.
+                    Default: ${shapes}
+                    The real logits are always 1024x512 (skip them with --no-real).
+  --reps N          timed runs per backend for each operation and shape, an integer >= 1.
+                    Default ${DEFAULT_REPS} (${QUICK_REPS} with --quick). Each run times enough calls to take
+                    at least 2 ms (1 ms with --quick) and is divided by the call count.
+  --backends LIST   comma-separated backends to time, from wasm,js. Default wasm,js.
+  --json PATH       file to write the JSON results to, relative to the directory pnpm was
+                    started in. Default apps/bench/results/bench-<ISO timestamp>.json.
+  --seed N          seed of the random logits and labels, an integer in [0, 4294967295].
+                    Default ${DEFAULT_SEED}.
+  --no-real         skip the real logits (their statistics and timings).
+  --quick           smoke test: ${QUICK_REPS} timed runs, shorter warm-up and samples.
+  -h, --help        print this help and exit.
+
+Exit codes: 0 success, 1 failure (library not built, no backend loaded, an operation
+failed), 2 invalid command line.
+`;
+}
+
+/** Formats a shape as `ROWSxCLASSES`. */
+export function formatShape(shape: Shape): string {
+  return `${shape.rows}x${shape.classes}`;
+}
+
+function parseList(option: string, value: string, what: string): string[] {
+  const items = value.split(",").map((item) => item.trim());
+
+  if (items.some((item) => item === "")) {
+    throw new UsageError(`invalid ${option} value "${value}": expected a comma-separated list of ${what} without empty items`);
+  }
+  return [...new Set(items)];
+}
+
+function parseOps(value: string): string[] {
+  const names = parseList("--ops", value, "operations");
+
+  for (const name of names) {
+    if (!OP_NAMES.includes(name)) {
+      throw new UsageError(`invalid --ops value: unknown operation "${name}", expected names from ${OP_NAMES.join(",")}`);
+    }
+  }
+  return names;
+}
+
+/** Parses `ROWSxCLASSES`, for example `8x50257`; both must be positive integers. */
+export function parseShape(text: string): Shape {
+  const match = /^(\d+)x(\d+)$/.exec(text);
+  const rows = match === null ? NaN : Number(match[1]);
+  const classes = match === null ? NaN : Number(match[2]);
+
+  if (!Number.isSafeInteger(rows) || !Number.isSafeInteger(classes) || rows < 1 || classes < 1) {
+    throw new UsageError(`invalid --shapes item "${text}": expected ROWSxCLASSES with positive integers, for example 8x50257`);
+  }
+  if (!Number.isSafeInteger(rows * classes)) {
+    throw new UsageError(`invalid --shapes item "${text}": rows x classes = ${rows * classes} is too large`);
+  }
+  return { rows, classes };
+}
+
+function parseInteger(option: string, value: string, min: number, max: number): number {
+  const number = /^\d+$/.test(value) ? Number(value) : NaN;
+
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
+    throw new UsageError(`invalid ${option} value "${value}": expected an integer from ${min} to ${max}`);
+  }
+  return number;
+}
+
+function parseBackends(value: string): BenchBackend[] {
+  const names = parseList("--backends", value, "backends");
+
+  for (const name of names) {
+    if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
+      throw new UsageError(`invalid --backends value: unknown backend "${name}", expected names from ${BACKEND_NAMES.join(",")}`);
+    }
+  }
+  // Keep wasm first whatever the order given, so that tables always list it above js.
+  return BACKEND_NAMES.filter((name) => names.includes(name));
+}
+
+const VALUE_OPTIONS = ["--ops", "--shapes", "--reps", "--backends", "--json", "--seed"] as const;
+const FLAG_OPTIONS = ["--no-real", "--quick", "--help", "-h"] as const;
+
+/**
+ * Parses the arguments after the script name. Accepts `--option value` and `--option=value`;
+ * a later occurrence of an option replaces an earlier one, and a bare `--` (which pnpm may pass
+ * through) is skipped. Throws a `UsageError` that names the option for any invalid input.
+ */
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const values = new Map<string, string>();
+  const flags = new Set<string>();
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--") {
+      continue;
+    }
+
+    const equals = arg.indexOf("=");
+    const name = arg.startsWith("--") && equals > 0 ? arg.slice(0, equals) : arg;
+
+    if ((FLAG_OPTIONS as readonly string[]).includes(name)) {
+      if (name !== arg) {
+        throw new UsageError(`invalid option "${arg}": ${name} takes no value`);
+      }
+      flags.add(name === "-h" ? "--help" : name);
+      continue;
+    }
+
+    if (!(VALUE_OPTIONS as readonly string[]).includes(name)) {
+      const kind = arg.startsWith("-") ? "unknown option" : "unexpected argument";
+      throw new UsageError(`${kind} "${arg}": run with --help for the options`);
+    }
+
+    if (name !== arg) {
+      values.set(name, arg.slice(equals + 1));
+    } else if (i + 1 < argv.length && !argv[i + 1].startsWith("--")) {
+      values.set(name, argv[i + 1]);
+      i++;
+    } else {
+      throw new UsageError(`missing value for ${name}: run with --help for the expected value`);
+    }
+  }
+
+  if (flags.has("--help")) {
+    return { help: true };
+  }
+
+  const quick = flags.has("--quick");
+  const ops = values.get("--ops");
+  const shapes = values.get("--shapes");
+  const reps = values.get("--reps");
+  const backends = values.get("--backends");
+  const seed = values.get("--seed");
+
+  const options: BenchOptions = {
+    randomOps: ops === undefined ? [...DEFAULT_RANDOM_OPS] : parseOps(ops),
+    realOps: ops === undefined ? [...DEFAULT_REAL_OPS] : parseOps(ops),
+    shapes:
+      shapes === undefined
+        ? DEFAULT_SHAPES.map((shape) => ({ ...shape }))
+        : parseList("--shapes", shapes, "ROWSxCLASSES shapes").map(parseShape),
+    reps: reps === undefined ? (quick ? QUICK_REPS : DEFAULT_REPS) : parseInteger("--reps", reps, 1, 1_000_000),
+    backends: backends === undefined ? [...BACKEND_NAMES] : parseBackends(backends),
+    jsonPath: values.get("--json"),
+    seed: seed === undefined ? DEFAULT_SEED : parseInteger("--seed", seed, 0, 0xffffffff),
+    real: !flags.has("--no-real"),
+    quick,
+  };
+
+  if (options.jsonPath === "") {
+    throw new UsageError('invalid --json value "": expected a file path');
+  }
+  return { help: false, options };
+}

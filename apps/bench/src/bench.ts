@@ -1,0 +1,255 @@
+/**
+ * Benchmark run: loads the backends, computes the real-data statistics and backend differences,
+ * and times every (operation, shape) on every loaded backend.
+ */
+import type { LogitKit } from "logitkit";
+import { formatShape, type BenchBackend, type BenchOptions, type Shape } from "./args.js";
+import { loadRealData, type RealData } from "./data.js";
+import { findOp, type OpDefinition, type OpInput } from "./ops.js";
+import { mulberry32, randomLabels, randomLogits } from "./prng.js";
+import type { Progress } from "./progress.js";
+import { addRatios, melemPerSec, type BenchFailure, type BenchRecord, type RealDataReport } from "./report.js";
+import { computeBackendDiffs, computeRealStats, type RealStats } from "./stats.js";
+import { timeAlternating, type TimedFunction, type TimingConfig } from "./timing.js";
+
+/** Standard deviation of the random logits, about that of LLM next-token logits. */
+export const RANDOM_LOGIT_STD = 3;
+
+/** Loads one backend; rejects when it is not available. */
+export type KitLoader = (backend: BenchBackend) => Promise<LogitKit>;
+
+/** Outputs of a run, for the report. */
+export interface BenchRun {
+  records: BenchRecord[];
+  failures: BenchFailure[];
+  realData: RealDataReport | null;
+  /** Each requested backend: `loaded`, or why it failed to load. */
+  backends: Partial<Record<BenchBackend, string>>;
+  /** Whether every requested part ran; false when no backend loaded or a case failed. */
+  complete: boolean;
+}
+
+/** One benchmark case: an operation on one input. */
+interface BenchCase {
+  op: OpDefinition;
+  shape: Shape;
+  data: "real" | "random";
+}
+
+/** Returns the timing settings of a run: shorter warm-up and samples with `--quick`. */
+export function timingConfig(options: BenchOptions): TimingConfig {
+  return options.quick
+    ? { reps: options.reps, warmupMs: 5, warmupCalls: 1, minSampleMs: 1 }
+    : { reps: options.reps, warmupMs: 50, warmupCalls: 2, minSampleMs: 2 };
+}
+
+/** Returns a seed for the logits of one shape, so that a shape gets the same data whatever other shapes run. */
+export function shapeSeed(seed: number, shape: Shape): number {
+  let hash = seed >>> 0;
+  for (const value of [shape.rows, shape.classes]) {
+    hash = Math.imul(hash ^ value, 0x9e3779b1) >>> 0;
+    hash ^= hash >>> 16;
+  }
+  return hash;
+}
+
+/** Returns random inputs of `shape`: two independent logit matrices and uniform labels. */
+export function randomInput(shape: Shape, seed: number): OpInput {
+  const random = mulberry32(shapeSeed(seed, shape));
+  return {
+    rows: shape.rows,
+    classes: shape.classes,
+    first: randomLogits(shape.rows, shape.classes, random, RANDOM_LOGIT_STD),
+    second: randomLogits(shape.rows, shape.classes, random, RANDOM_LOGIT_STD),
+    labels: randomLabels(shape.rows, shape.classes, random),
+  };
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Loads every requested backend; a backend that fails or that resolves to another backend is reported and skipped. */
+export async function loadBackends(
+  requested: readonly BenchBackend[],
+  loader: KitLoader,
+  progress: Progress,
+): Promise<{ kits: Map<BenchBackend, LogitKit>; status: Partial<Record<BenchBackend, string>> }> {
+  const kits = new Map<BenchBackend, LogitKit>();
+  const status: Partial<Record<BenchBackend, string>> = {};
+
+  for (const backend of requested) {
+    try {
+      const kit = await loader(backend);
+      if (kit.backend !== backend) {
+        throw new Error(`loadLogitKit({ backend: "${backend}" }) returned the ${kit.backend} backend`);
+      }
+      kits.set(backend, kit);
+      status[backend] = "loaded";
+    } catch (error) {
+      status[backend] = `failed to load: ${errorMessage(error)}`;
+      progress.log(`The ${backend} backend failed to load, so it is not timed: ${errorMessage(error)}`);
+    }
+  }
+  return { kits, status };
+}
+
+/**
+ * Times one case on every loaded backend. A backend whose first call throws is reported as a
+ * failure and left out, so that the others are still timed.
+ */
+function timeCase(
+  benchCase: BenchCase,
+  input: OpInput,
+  kits: Map<BenchBackend, LogitKit>,
+  config: TimingConfig,
+  progress: Progress,
+  step: string,
+): { records: BenchRecord[]; failures: BenchFailure[] } {
+  const { op, shape, data } = benchCase;
+  const functions: TimedFunction<BenchBackend>[] = [];
+  const failures: BenchFailure[] = [];
+
+  for (const [backend, kit] of kits) {
+    try {
+      const run = op.bind(kit, input);
+      run();
+      functions.push({ backend, run });
+    } catch (error) {
+      failures.push({ op: op.name, ...shape, backend, error: errorMessage(error) });
+      progress.log(`${op.name} ${formatShape(shape)} failed on the ${backend} backend: ${errorMessage(error)}`);
+    }
+  }
+  if (functions.length === 0) {
+    return { records: [], failures };
+  }
+
+  progress.update(step, "warm-up");
+  let timings;
+  try {
+    timings = timeAlternating(functions, config, (runIndex) => progress.update(step, `run ${runIndex + 1}/${config.reps}`));
+  } catch (error) {
+    failures.push({ op: op.name, ...shape, backend: "all", error: errorMessage(error) });
+    progress.log(`${op.name} ${formatShape(shape)} failed during the timing: ${errorMessage(error)}`);
+    return { records: [], failures };
+  }
+
+  const records = timings.map(
+    (timing): BenchRecord => ({
+      op: op.name,
+      rows: shape.rows,
+      classes: shape.classes,
+      backend: timing.backend,
+      medianMs: timing.medianMs,
+      melemPerSec: melemPerSec(shape.rows, shape.classes, timing.medianMs),
+      data,
+      runs: timing.runs,
+      callsPerSample: timing.callsPerSample,
+      minMs: timing.minMs,
+      maxMs: timing.maxMs,
+      preallocatedOut: op.preallocatedOut,
+    }),
+  );
+  return { records, failures };
+}
+
+/** Computes the statistics with every backend and, with two backends, their largest differences. */
+function analyzeRealData(data: RealData, kits: Map<BenchBackend, LogitKit>): RealDataReport {
+  const statsByBackend: Partial<Record<BenchBackend, RealStats>> = {};
+  for (const [backend, kit] of kits) {
+    statsByBackend[backend] = computeRealStats(kit, data);
+  }
+
+  const [first, second] = [...kits.values()];
+  const diffs = second === undefined ? null : computeBackendDiffs(first, second, data);
+  const statsBackend = [...kits.keys()][0];
+
+  return {
+    rows: data.rows,
+    classes: data.classes,
+    stats: statsByBackend[statsBackend] as RealStats,
+    statsBackend,
+    statsByBackend,
+    maxBackendDiff: diffs === null ? null : Object.fromEntries(diffs.map((diff) => [diff.op, diff.maxAbsDiff])),
+  };
+}
+
+/**
+ * Runs the benchmark with the backends that `loader` provides. Progress and errors go to
+ * `progress`; the caller prints the returned records and statistics.
+ */
+export async function runBench(options: BenchOptions, loader: KitLoader, progress: Progress): Promise<BenchRun> {
+  const { kits, status } = await loadBackends(options.backends, loader, progress);
+  const run: BenchRun = { records: [], failures: [], realData: null, backends: status, complete: kits.size > 0 };
+  if (kits.size === 0) {
+    return run;
+  }
+
+  const config = timingConfig(options);
+  const backendText = [...kits.keys()].join(",");
+  const realOps = options.real ? options.realOps.map(findOp) : [];
+  const randomOps = options.randomOps.map(findOp);
+  const totalCases = realOps.length + randomOps.length * options.shapes.length;
+  let caseIndex = 0;
+
+  const runCases = (cases: BenchCase[], input: OpInput) => {
+    for (const benchCase of cases) {
+      caseIndex++;
+      const step = `[${caseIndex}/${totalCases}] ${benchCase.op.name} ${formatShape(benchCase.shape)} ${backendText}`;
+      progress.update(step);
+
+      const result = timeCase(benchCase, input, kits, config, progress, step);
+      run.records.push(...result.records);
+      run.failures.push(...result.failures);
+    }
+  };
+
+  if (options.real) {
+    let data: RealData | undefined;
+    try {
+      data = loadRealData();
+    } catch (error) {
+      progress.log(`The real logits failed to load, so their part is skipped: ${errorMessage(error)}`);
+      run.failures.push({ op: "load real data", rows: 0, classes: 0, backend: "all", error: errorMessage(error) });
+      caseIndex += realOps.length;
+    }
+
+    if (data !== undefined) {
+      progress.update(`real logits ${data.rows}x${data.classes}: statistics and backend differences`);
+      try {
+        run.realData = analyzeRealData(data, kits);
+      } catch (error) {
+        progress.log(`The statistics of the real logits failed: ${errorMessage(error)}`);
+        run.failures.push({ op: "real-data statistics", rows: data.rows, classes: data.classes, backend: "all", error: errorMessage(error) });
+      }
+
+      const input: OpInput = {
+        rows: data.rows,
+        classes: data.classes,
+        first: data.teacher,
+        second: data.student,
+        labels: data.labels,
+      };
+      const shape = { rows: data.rows, classes: data.classes };
+      runCases(realOps.map((op) => ({ op, shape, data: "real" })), input);
+    }
+  }
+
+  for (const shape of options.shapes) {
+    let input: OpInput;
+    try {
+      input = randomInput(shape, options.seed);
+    } catch (error) {
+      progress.log(`Random logits of shape ${formatShape(shape)} could not be created, so it is skipped: ${errorMessage(error)}`);
+      run.failures.push({ op: "create random logits", ...shape, backend: "all", error: errorMessage(error) });
+      caseIndex += randomOps.length;
+      continue;
+    }
+    runCases(randomOps.map((op) => ({ op, shape, data: "random" })), input);
+  }
+  progress.clear();
+
+  addRatios(run.records);
+  run.complete = run.failures.length === 0;
+  return run;
+}

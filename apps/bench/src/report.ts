@@ -1,0 +1,207 @@
+/**
+ * Result records, the text tables printed to stdout and the JSON report.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, availableParallelism } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { BenchBackend } from "./args.js";
+import type { BackendDiff, RealStats } from "./stats.js";
+
+/** Timing of one (operation, shape, backend). */
+export interface BenchRecord {
+  op: string;
+  rows: number;
+  classes: number;
+  backend: BenchBackend;
+  /** Median time of one call, in ms. */
+  medianMs: number;
+  /** Million logits per second: rows * classes / medianMs / 1e3. */
+  melemPerSec: number;
+  /** `real` for the stories260K logits, `random` for the normal logits. */
+  data: "real" | "random";
+  /** Timed samples. */
+  runs: number;
+  /** Calls per sample. */
+  callsPerSample: number;
+  /** Fastest and slowest sample, per call, in ms. */
+  minMs: number;
+  maxMs: number;
+  /** Whether the output buffer was allocated once outside the timing (`out` option). */
+  preallocatedOut: boolean;
+  /** On wasm records: js median / wasm median, so above 1 means wasm is faster. */
+  ratioVsJs?: number;
+}
+
+/** Failure of one (operation, shape, backend), reported instead of a record. */
+export interface BenchFailure {
+  op: string;
+  rows: number;
+  classes: number;
+  backend: BenchBackend | "all";
+  error: string;
+}
+
+/** Real-data part of the JSON report. */
+export interface RealDataReport {
+  rows: number;
+  classes: number;
+  /** Statistics computed with `statsBackend`. */
+  stats: RealStats;
+  statsBackend: BenchBackend;
+  statsByBackend: Partial<Record<BenchBackend, RealStats>>;
+  /** Largest |wasm - js| per operation over every output value; null when only one backend ran. */
+  maxBackendDiff: Record<string, number> | null;
+}
+
+/** Machine that ran the benchmark. */
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  node: string;
+  platform: string;
+}
+
+/** Whole JSON report. */
+export interface JsonReport {
+  machine: MachineInfo;
+  date: string;
+  command: string;
+  options: unknown;
+  backends: Partial<Record<BenchBackend, string>>;
+  totalSeconds: number;
+  records: BenchRecord[];
+  failures: BenchFailure[];
+  realData: RealDataReport | null;
+}
+
+/** Directory of the default JSON reports: `results/` in this app. */
+export const DEFAULT_RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "results");
+
+/** Returns the default JSON path for a run started at `date`; colons become dashes for file systems that reject them. */
+export function defaultJsonPath(date: Date): string {
+  return join(DEFAULT_RESULTS_DIR, `bench-${date.toISOString().replaceAll(":", "-")}.json`);
+}
+
+export function machineInfo(): MachineInfo {
+  const cpuList = cpus();
+  return {
+    cpu: cpuList[0]?.model.trim() ?? "unknown",
+    cores: availableParallelism(),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+/** Million logits per second for a call of `medianMs` on a `rows x classes` matrix. */
+export function melemPerSec(rows: number, classes: number, medianMs: number): number {
+  return (rows * classes) / medianMs / 1e3;
+}
+
+/** Sets `ratioVsJs` on every wasm record that has a js record of the same operation and shape. */
+export function addRatios(records: BenchRecord[]): void {
+  for (const record of records) {
+    if (record.backend !== "wasm") {
+      continue;
+    }
+
+    const js = records.find(
+      (other) =>
+        other.backend === "js" &&
+        other.op === record.op &&
+        other.rows === record.rows &&
+        other.classes === record.classes &&
+        other.data === record.data,
+    );
+    if (js !== undefined) {
+      record.ratioVsJs = js.medianMs / record.medianMs;
+    }
+  }
+}
+
+/** Formats rows of cells as a text table: the first row is the header, columns of numbers align right. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[], rightAligned: readonly boolean[]): string {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
+  const formatRow = (row: readonly string[]) =>
+    row
+      .map((cell, column) => (rightAligned[column] ? cell.padStart(widths[column]) : cell.padEnd(widths[column])))
+      .join("  ")
+      .trimEnd();
+
+  const rule = widths.map((width) => "-".repeat(width)).join("  ");
+  return [formatRow(header), rule, ...rows.map(formatRow)].join("\n");
+}
+
+/** Formats a duration in ms with about four significant digits. */
+export function formatMs(ms: number): string {
+  if (ms >= 100) {
+    return ms.toFixed(1);
+  }
+  if (ms >= 1) {
+    return ms.toFixed(3);
+  }
+  return ms.toPrecision(4);
+}
+
+export function formatRecordsTable(records: readonly BenchRecord[]): string {
+  const rows = records.map((record) => [
+    record.op,
+    `${record.rows}x${record.classes}`,
+    record.data,
+    record.backend,
+    formatMs(record.medianMs),
+    record.melemPerSec.toFixed(1),
+    record.ratioVsJs === undefined ? "" : `${record.ratioVsJs.toFixed(2)}x`,
+  ]);
+  return formatTable(
+    ["op", "shape", "data", "backend", "median ms", "Melem/s", "wasm speedup vs js"],
+    rows,
+    [false, false, false, false, true, true, true],
+  );
+}
+
+const STAT_LABELS: readonly [keyof RealStats, string, (value: number) => string][] = [
+  ["klTeacherStudentT1", "mean KL(teacher ‖ student), T=1 (nats)", (v) => v.toExponential(4)],
+  ["klTeacherStudentT2", "mean KL(teacher ‖ student), T=2 (nats)", (v) => v.toExponential(4)],
+  ["entropyTeacher", "mean entropy of teacher (nats)", (v) => v.toFixed(5)],
+  ["entropyStudent", "mean entropy of student (nats)", (v) => v.toFixed(5)],
+  ["crossEntropyTeacher", "mean cross-entropy of next tokens, teacher (nats)", (v) => v.toFixed(5)],
+  ["crossEntropyStudent", "mean cross-entropy of next tokens, student (nats)", (v) => v.toFixed(5)],
+  ["perplexityTeacher", "perplexity of teacher", (v) => v.toFixed(4)],
+  ["perplexityStudent", "perplexity of student", (v) => v.toFixed(4)],
+  ["top1Agreement", "top-1 agreement teacher/student", (v) => v.toFixed(4)],
+  ["jsDivergence", "mean JSD(teacher, student), beta=0.5 (nats)", (v) => v.toExponential(4)],
+  ["distillationLoss", "distillation loss, T=2, alpha=0.5 (nats)", (v) => v.toFixed(5)],
+  ["labelledRows", "rows with a next-token label", (v) => String(v)],
+];
+
+/** Formats the real-data statistics with one column per backend. */
+export function formatStatsTable(statsByBackend: Partial<Record<BenchBackend, RealStats>>): string {
+  const backends = (Object.keys(statsByBackend) as BenchBackend[]).filter((name) => statsByBackend[name] !== undefined);
+  const rows = STAT_LABELS.map(([key, label, format]) => [
+    label,
+    ...backends.map((backend) => format((statsByBackend[backend] as RealStats)[key])),
+  ]);
+  return formatTable(["statistic", ...backends], rows, [false, ...backends.map(() => true)]);
+}
+
+export function formatDiffTable(diffs: readonly BackendDiff[]): string {
+  return formatTable(
+    ["op (real logits)", "max |wasm - js|"],
+    diffs.map((diff) => [diff.op, diff.maxAbsDiff.toExponential(2)]),
+    [false, true],
+  );
+}
+
+/** Writes the report as indented JSON, creating the directory; NaN and infinities become strings. */
+export function writeJsonReport(path: string, report: JsonReport): void {
+  mkdirSync(dirname(path), { recursive: true });
+
+  // JSON has no NaN or Infinity, and JSON.stringify would turn them into null without notice.
+  const text = JSON.stringify(
+    report,
+    (_key, value: unknown) => (typeof value === "number" && !Number.isFinite(value) ? String(value) : value),
+    2,
+  );
+  writeFileSync(path, `${text}\n`);
+}

@@ -1,0 +1,270 @@
+import type {
+  BackendName,
+  CrossEntropyOptions,
+  DistillationOptions,
+  EntropyOfLogitsOptions,
+  GradOutputOptions,
+  JsDivergenceOptions,
+  KlDivergenceOptions,
+  Labels,
+  LossWithGrad,
+  ProbsOptions,
+  Reduced,
+  Reduction,
+  SoftmaxOptions,
+} from "./types.js";
+
+/**
+ * The operations of logitkit on one backend, as returned by `loadLogitKit`.
+ *
+ * Every function validates all of its arguments before any work and throws a `TypeError`
+ * (wrong type, missing or unknown option) or a `RangeError` (wrong length or value) whose
+ * message names the argument, the expected and the actual value. A failed call leaves the
+ * object usable. Inputs are never modified.
+ */
+export interface LogitKit {
+  /** Backend that runs the operations. */
+  readonly backend: BackendName;
+
+  /** Why `auto` fell back to the `js` backend (for example, no WebAssembly SIMD); otherwise undefined. */
+  readonly fallbackReason?: string;
+
+  /**
+   * Computes softmax(z / T) of each row: p_i = exp(z_i / T - m) / sum_j exp(z_j / T - m), with
+   * m the row maximum of z / T. A `-Infinity` logit gets probability 0; a row that is all
+   * `-Infinity`, or has a `NaN` or `+Infinity`, gives `NaN` for the whole row.
+   *
+   * @param logits row-major `rows x classes` logits.
+   * @param options `classes` (required), `temperature` (default 1), `out` (optional buffer).
+   * @returns the probabilities, in `out` when given.
+   * @throws {TypeError | RangeError} on invalid input, see the interface documentation.
+   */
+  softmax(logits: Float32Array, options: SoftmaxOptions): Float32Array;
+
+  /**
+   * Computes log softmax(z / T) of each row: z_i / T - logsumexp(z / T). A `-Infinity` logit
+   * gives `-Infinity`; rows that are all `-Infinity`, or have a `NaN` or `+Infinity`, give `NaN`.
+   *
+   * @param logits row-major `rows x classes` logits.
+   * @param options `classes` (required), `temperature` (default 1), `out` (optional buffer).
+   * @returns the log-probabilities in nats, in `out` when given.
+   * @throws {TypeError | RangeError} on invalid input.
+   */
+  logSoftmax(logits: Float32Array, options: SoftmaxOptions): Float32Array;
+
+  /**
+   * Computes logsumexp(z / T) = m + log sum_j exp(z_j / T - m) of each row. A row that is all
+   * `-Infinity` gives `-Infinity`; a row with `+Infinity` (and no `NaN`) gives `+Infinity`;
+   * a row with a `NaN` gives `NaN`.
+   *
+   * @param logits row-major `rows x classes` logits.
+   * @param options `classes` (required), `temperature` (default 1), `out` (optional buffer of length `rows`).
+   * @returns one value per row, in `out` when given.
+   * @throws {TypeError | RangeError} on invalid input.
+   */
+  logSumExp(logits: Float32Array, options: SoftmaxOptions): Float32Array;
+
+  /**
+   * Computes the Shannon entropy H(P) = -sum_i p_i log p_i of each row of probabilities, with
+   * 0 log 0 = 0.
+   *
+   * @param probs row-major `rows x classes` probabilities.
+   * @param options `classes` (required), `reduction` (default `batchmean`).
+   * @returns nats: a number, or one value per row for `reduction: "none"`.
+   * @throws {TypeError | RangeError} on invalid input.
+   */
+  entropy<R extends Reduction | undefined = undefined>(
+    probs: Float32Array,
+    options: ProbsOptions<Exclude<R, undefined>> & { reduction?: R },
+  ): Reduced<R, "batchmean">;
+
+  /**
+   * Computes the cross-entropy H(P, Q) = -sum_i p_i log q_i of each row of probabilities, with
+   * 0 log q = 0 when p = 0; p > 0 with q = 0 gives `+Infinity`.
+   *
+   * @param p target probabilities, `rows x classes`.
+   * @param q predicted probabilities, same length as `p`.
+   * @param options `classes` (required), `reduction` (default `batchmean`).
+   * @returns nats: a number, or one value per row for `reduction: "none"`.
+   * @throws {TypeError | RangeError} on invalid input.
+   */
+  crossEntropyOfProbs<R extends Reduction | undefined = undefined>(
+    p: Float32Array,
+    q: Float32Array,
+    options: ProbsOptions<Exclude<R, undefined>> & { reduction?: R },
+  ): Reduced<R, "batchmean">;
+
+  /**
+   * Computes the Kullback-Leibler divergence D_KL(P ‖ Q) = sum_i p_i log(p_i / q_i) of each
+   * row of probabilities, with terms where p = 0 equal to 0; p > 0 with q = 0 gives `+Infinity`.
+   *
+   * @param p target probabilities, `rows x classes`.
+   * @param q predicted probabilities, same length as `p`.
+   * @param options `classes` (required), `reduction` (default `batchmean`).
+   * @returns nats: a number, or one value per row for `reduction: "none"`.
+   * @throws {TypeError | RangeError} on invalid input.
+   */
+  klDivergenceOfProbs<R extends Reduction | undefined = undefined>(
+    p: Float32Array,
+    q: Float32Array,
+    options: ProbsOptions<Exclude<R, undefined>> & { reduction?: R },
+  ): Reduced<R, "batchmean">;
+
+  /**
+   * Computes the entropy H(softmax(z / T)) of each row of logits without forming log p
+   * element-wise: H = logsumexp(x) - sum_i p_i x_i with x = z / T.
+   *
+   * @param logits row-major `rows x classes` logits.
+   * @param options `classes` (required), `temperature` (default 1), `reduction` (default `batchmean`).
+   * @returns nats: a number, or one value per row for `reduction: "none"`.
+   * @throws {TypeError | RangeError} on invalid input.
+   */
+  entropyOfLogits<R extends Reduction | undefined = undefined>(
+    logits: Float32Array,
+    options: EntropyOfLogitsOptions<Exclude<R, undefined>> & { reduction?: R },
+  ): Reduced<R, "batchmean">;
+
+  /**
+   * Computes `entropyOfLogits` and its gradient in one fused pass:
+   * dH/dz_j = -(1 / T) p_j (log p_j + H), exactly 0 for a masked (`-Infinity`) class.
+   *
+   * @param logits row-major `rows x classes` logits.
+   * @param options as `entropyOfLogits`, plus `gradOutput` with `reduction: "none"`.
+   * @returns `{ loss, grad }`, `grad` with the shape of `logits`.
+   * @throws {TypeError | RangeError} on invalid input.
+   */
+  entropyOfLogitsWithGrad<R extends Reduction | undefined = undefined>(
+    logits: Float32Array,
+    options: EntropyOfLogitsOptions<Exclude<R, undefined>> & GradOutputOptions & { reduction?: R },
+  ): LossWithGrad<Reduced<R, "batchmean">>;
+
+  /**
+   * Computes the cross-entropy of softmax(z / T) against integer labels or probability targets,
+   * with PyTorch's semantics.
+   *
+   * With labels y: loss_i = (1 - eps) w[y_i] (-log q_{i,y_i}) + (eps / C) sum_c w_c (-log q_{i,c});
+   * rows whose label equals `ignoreIndex` contribute 0, and `mean` divides by the sum of
+   * w[y_i] over the other rows (`NaN` when every row is ignored).
+   * With probability targets t: loss_i = -sum_c w_c t'_{i,c} log q_{i,c} with
+   * t' = (1 - eps) t + eps / C, terms with t' = 0 count 0, and `mean` divides by `rows`.
+   *
+   * @param logits row-major `rows x classes` logits.
+   * @param target labels (`Int32Array` or `number[]`, one per row) or targets (`Float32Array`
+   *   of the logits' length).
+   * @param options `classes` (required), `reduction` (default `mean`), `weight`, `ignoreIndex`
+   *   (default -100), `labelSmoothing` (default 0), `temperature` (default 1).
+   * @returns nats: a number, or one value per row for `reduction: "none"`.
+   * @throws {TypeError | RangeError} on invalid input, including a label outside
+   *   `[0, classes)` that is not `ignoreIndex`.
+   */
+  crossEntropy<R extends Reduction | undefined = undefined>(
+    logits: Float32Array,
+    target: Labels | Float32Array,
+    options: CrossEntropyOptions<Exclude<R, undefined>> & { reduction?: R },
+  ): Reduced<R, "mean">;
+
+  /**
+   * Computes `crossEntropy` and its gradient with respect to the (unscaled) logits in one fused
+   * pass: with labels, dL/dz_c = (s / T) (q_c ((1 - eps) w_y + (eps / C) sum_k w_k) -
+   * (1 - eps) w_y [c = y] - (eps / C) w_c), where s is the row's share of the reduction.
+   *
+   * @param logits row-major `rows x classes` logits.
+   * @param target labels or probability targets, as in `crossEntropy`.
+   * @param options as `crossEntropy`, plus `gradOutput` with `reduction: "none"`.
+   * @returns `{ loss, grad }`, `grad` with the shape of `logits`.
+   * @throws {TypeError | RangeError} on invalid input.
+   */
+  crossEntropyWithGrad<R extends Reduction | undefined = undefined>(
+    logits: Float32Array,
+    target: Labels | Float32Array,
+    options: CrossEntropyOptions<Exclude<R, undefined>> & GradOutputOptions & { reduction?: R },
+  ): LossWithGrad<Reduced<R, "mean">>;
+
+  /**
+   * Computes D_KL(softmax(p / T) ‖ softmax(q / T)) of each pair of rows, from logits. P is the
+   * target (for example a teacher), Q the prediction (a student). No T^2 factor is applied.
+   *
+   * @param pLogits target logits, `rows x classes`.
+   * @param qLogits predicted logits, same length.
+   * @param options `classes` (required), `temperature` (default 1), `reduction` (default `batchmean`).
+   * @returns nats: a number, or one value per row for `reduction: "none"`.
+   * @throws {TypeError | RangeError} on invalid input.
+   */
+  klDivergence<R extends Reduction | undefined = undefined>(
+    pLogits: Float32Array,
+    qLogits: Float32Array,
+    options: KlDivergenceOptions<Exclude<R, undefined>> & { reduction?: R },
+  ): Reduced<R, "batchmean">;
+
+  /**
+   * Computes `klDivergence` and its gradient with respect to `qLogits` in one fused pass:
+   * dL/dq_c = (s / T) (Q_c - P_c), with s the row's share of the reduction.
+   *
+   * @returns `{ loss, grad }`, `grad` with the shape of `qLogits`.
+   * @throws {TypeError | RangeError} on invalid input.
+   */
+  klDivergenceWithGrad<R extends Reduction | undefined = undefined>(
+    pLogits: Float32Array,
+    qLogits: Float32Array,
+    options: KlDivergenceOptions<Exclude<R, undefined>> & GradOutputOptions & { reduction?: R },
+  ): LossWithGrad<Reduced<R, "batchmean">>;
+
+  /**
+   * Computes the generalized Jensen-Shannon divergence of each pair of rows, from logits:
+   * with M = beta P + (1 - beta) Q, loss = beta KL(P ‖ M) + (1 - beta) KL(Q ‖ M), where
+   * P = softmax(p / T) and Q = softmax(q / T). `beta = 0` is defined as KL(P ‖ Q) and
+   * `beta = 1` as KL(Q ‖ P). At beta = 0.5 the value lies in [0, log 2].
+   *
+   * @param options `classes` (required), `beta` (default 0.5), `temperature` (default 1),
+   *   `reduction` (default `batchmean`).
+   * @returns nats: a number, or one value per row for `reduction: "none"`.
+   * @throws {TypeError | RangeError} on invalid input.
+   */
+  jsDivergence<R extends Reduction | undefined = undefined>(
+    pLogits: Float32Array,
+    qLogits: Float32Array,
+    options: JsDivergenceOptions<Exclude<R, undefined>> & { reduction?: R },
+  ): Reduced<R, "batchmean">;
+
+  /**
+   * Computes `jsDivergence` and its gradient with respect to `qLogits` in one fused pass:
+   * dL/dq_j = (s / T) Q_j (h_j - sum_i Q_i h_i) with h = (1 - beta)(log Q - log M).
+   *
+   * @returns `{ loss, grad }`, `grad` with the shape of `qLogits`.
+   * @throws {TypeError | RangeError} on invalid input.
+   */
+  jsDivergenceWithGrad<R extends Reduction | undefined = undefined>(
+    pLogits: Float32Array,
+    qLogits: Float32Array,
+    options: JsDivergenceOptions<Exclude<R, undefined>> & GradOutputOptions & { reduction?: R },
+  ): LossWithGrad<Reduced<R, "batchmean">>;
+
+  /**
+   * Computes the temperature-scaled distillation loss (Hinton et al., 2015):
+   * loss = alpha T^2 KL(softmax(t / T) ‖ softmax(s / T)) + (1 - alpha) CE(s, labels), each
+   * term averaged over the rows whose label is not `ignoreIndex` (the CE term at temperature 1).
+   * Without `labels`, every row counts and the loss is T^2 KL averaged over rows; `alpha` is
+   * then not used. The T^2 factor keeps the gradient's scale independent of T.
+   *
+   * @param studentLogits `rows x classes`.
+   * @param teacherLogits same length.
+   * @param options `classes` (required), `temperature` (default 1), `alpha` (default 0.5),
+   *   `labels`, `ignoreIndex` (default -100).
+   * @returns the loss in nats (`NaN` when every row is ignored).
+   * @throws {TypeError | RangeError} on invalid input.
+   */
+  distillationLoss(studentLogits: Float32Array, teacherLogits: Float32Array, options: DistillationOptions): number;
+
+  /**
+   * Computes `distillationLoss` and its gradient with respect to the student logits in one
+   * fused pass: dL/ds_c = (1 / N) (alpha T (Q_T,c - P_T,c) + (1 - alpha)(Q_1,c - [c = y])).
+   *
+   * @returns `{ loss, grad }`, `grad` with the shape of `studentLogits`.
+   * @throws {TypeError | RangeError} on invalid input.
+   */
+  distillationLossWithGrad(
+    studentLogits: Float32Array,
+    teacherLogits: Float32Array,
+    options: DistillationOptions,
+  ): LossWithGrad<number>;
+}

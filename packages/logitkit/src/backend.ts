@@ -1,0 +1,123 @@
+import type { BackendName } from "./types.js";
+
+/**
+ * Row kernels that a backend provides. The public layer validates every argument, computes
+ * the per-row gradient scales of the requested reduction and reduces the per-row losses, so a
+ * backend only maps rows to rows and the two backends share one definition of each option.
+ *
+ * Conventions of every kernel:
+ * - `invTemperature` is 1 / T; logits are scaled as (z - max z) * invTemperature, which is the
+ *   shifted z / T without overflow.
+ * - `rowLoss` receives one float64 loss per row.
+ * - `gradScale` (one float32 per row) is d(total) / d(rowLoss[i]); when it is `null` no gradient
+ *   is computed and `grad` is not touched. The gradient includes the factor 1 / T.
+ * - A `NaN` anywhere in an input row makes that row's outputs `NaN`; a row's outputs never
+ *   depend on another row.
+ */
+export interface RowKernels {
+  readonly name: BackendName;
+
+  softmaxRows(logits: Float32Array, rows: number, classes: number, invTemperature: number, out: Float32Array): void;
+
+  logSoftmaxRows(logits: Float32Array, rows: number, classes: number, invTemperature: number, out: Float32Array): void;
+
+  logSumExpRows(logits: Float32Array, rows: number, classes: number, invTemperature: number, out: Float32Array): void;
+
+  /** Kind 0: H(P) = -sum p log p; kind 1: H(P, Q) = -sum p log q; kind 2: D_KL(P ‖ Q). */
+  probsRows(
+    kind: ProbsKind,
+    p: Float32Array,
+    q: Float32Array | null,
+    rows: number,
+    classes: number,
+    rowLoss: Float64Array,
+  ): void;
+
+  entropyLogitsRows(
+    logits: Float32Array,
+    rows: number,
+    classes: number,
+    invTemperature: number,
+    rowLoss: Float64Array,
+    gradScale: Float32Array | null,
+    grad: Float32Array | null,
+  ): void;
+
+  /** Rows whose label equals `ignoreIndex` get loss 0 and a zero gradient. */
+  crossEntropyLabelsRows(
+    logits: Float32Array,
+    labels: Int32Array,
+    rows: number,
+    classes: number,
+    invTemperature: number,
+    weight: Float32Array | null,
+    ignoreIndex: number,
+    labelSmoothing: number,
+    rowLoss: Float64Array,
+    gradScale: Float32Array | null,
+    grad: Float32Array | null,
+  ): void;
+
+  crossEntropyTargetsRows(
+    logits: Float32Array,
+    targets: Float32Array,
+    rows: number,
+    classes: number,
+    invTemperature: number,
+    weight: Float32Array | null,
+    labelSmoothing: number,
+    rowLoss: Float64Array,
+    gradScale: Float32Array | null,
+    grad: Float32Array | null,
+  ): void;
+
+  /** D_KL(softmax(p / T) ‖ softmax(q / T)); the gradient is with respect to `qLogits`. */
+  klLogitsRows(
+    pLogits: Float32Array,
+    qLogits: Float32Array,
+    rows: number,
+    classes: number,
+    invTemperature: number,
+    rowLoss: Float64Array,
+    gradScale: Float32Array | null,
+    grad: Float32Array | null,
+  ): void;
+
+  /** Generalized Jensen-Shannon divergence; beta 0 and 1 are the forward and reverse KL. */
+  jsDivergenceRows(
+    pLogits: Float32Array,
+    qLogits: Float32Array,
+    rows: number,
+    classes: number,
+    invTemperature: number,
+    beta: number,
+    rowLoss: Float64Array,
+    gradScale: Float32Array | null,
+    grad: Float32Array | null,
+  ): void;
+
+  /**
+   * Per row: alpha T^2 KL(P_T ‖ Q_T) + (1 - alpha) CE(Q_1, label); without labels alpha must be
+   * 1. Ignored rows get loss 0 and a zero gradient.
+   */
+  distillationRows(
+    studentLogits: Float32Array,
+    teacherLogits: Float32Array,
+    labels: Int32Array | null,
+    ignoreIndex: number,
+    rows: number,
+    classes: number,
+    invTemperature: number,
+    alpha: number,
+    rowLoss: Float64Array,
+    gradScale: Float32Array | null,
+    grad: Float32Array | null,
+  ): void;
+}
+
+/** Selector of `RowKernels.probsRows`: 0 entropy, 1 cross-entropy, 2 KL divergence. */
+export type ProbsKind = 0 | 1 | 2;
+
+export const PROBS_ENTROPY = 0;
+export const PROBS_CROSS_ENTROPY = 1;
+export const PROBS_KL_DIVERGENCE = 2;

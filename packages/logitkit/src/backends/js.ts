@@ -1,0 +1,419 @@
+/**
+ * The `js` backend: pure TypeScript twin of the WebAssembly kernels, used where WebAssembly
+ * SIMD is missing or cannot be compiled. Each function below mirrors the kernel of the same
+ * name in `packages/kernels/assembly/`, pass for pass, so the two can be read side by side.
+ *
+ * Arithmetic is float64 (JavaScript numbers, `Math.exp`, `Math.log`); only the stored outputs
+ * are rounded to float32. Passes over a row: the maximum, then the exponentials and their sums,
+ * then the outputs.
+ */
+import type { ProbsKind, RowKernels } from "../backend.js";
+import { PROBS_CROSS_ENTROPY, PROBS_ENTROPY } from "../backend.js";
+
+/**
+ * Returns the maximum of `z[base .. base + classes)`. A `NaN` anywhere makes it `NaN`, like
+ * WebAssembly's `f32x4.max`, so that the caller can tell a `NaN` row from a `+Infinity` one.
+ */
+function rowMax(z: Float32Array, base: number, classes: number): number {
+  let m = -Infinity;
+  for (let i = base, end = base + classes; i < end; i++) {
+    const v = z[i];
+    if (v > m || v !== v) m = v;
+    if (m !== m) return m;
+  }
+  return m;
+}
+
+/**
+ * Returns log sum_i exp((z_i - m) * invT), the logsumexp of the shifted, scaled row. It is
+ * `NaN` when `m` is not finite (all masked, `+Infinity` or `NaN` in the row), because then
+ * (z - m) is `NaN` for at least one element.
+ */
+function shiftedLse(z: Float32Array, base: number, classes: number, m: number, invT: number): number {
+  let sum = 0;
+  for (let i = base, end = base + classes; i < end; i++) sum += Math.exp((z[i] - m) * invT);
+  return Math.log(sum);
+}
+
+function softmaxRows(z: Float32Array, rows: number, classes: number, invT: number, out: Float32Array): void {
+  for (let r = 0; r < rows; r++) {
+    const base = r * classes;
+    const end = base + classes;
+    const m = rowMax(z, base, classes);
+
+    let sum = 0;
+    for (let i = base; i < end; i++) {
+      const e = Math.exp((z[i] - m) * invT);
+      out[i] = e;
+      sum += e;
+    }
+
+    const scale = 1 / sum;
+    for (let i = base; i < end; i++) out[i] *= scale;
+  }
+}
+
+function logSoftmaxRows(z: Float32Array, rows: number, classes: number, invT: number, out: Float32Array): void {
+  for (let r = 0; r < rows; r++) {
+    const base = r * classes;
+    const m = rowMax(z, base, classes);
+    const lse = shiftedLse(z, base, classes, m, invT);
+    for (let i = base, end = base + classes; i < end; i++) out[i] = (z[i] - m) * invT - lse;
+  }
+}
+
+function logSumExpRows(z: Float32Array, rows: number, classes: number, invT: number, out: Float32Array): void {
+  for (let r = 0; r < rows; r++) {
+    const base = r * classes;
+    const m = rowMax(z, base, classes);
+
+    // The shifted sum is NaN for these rows, but their logsumexp is defined: -Infinity when
+    // every class is masked, +Infinity when a logit is +Infinity and none is NaN.
+    if (m === -Infinity || m === Infinity) {
+      out[r] = m;
+      continue;
+    }
+    out[r] = m * invT + shiftedLse(z, base, classes, m, invT);
+  }
+}
+
+function probsRows(
+  kind: ProbsKind,
+  p: Float32Array,
+  q: Float32Array | null,
+  rows: number,
+  classes: number,
+  rowLoss: Float64Array,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const base = r * classes;
+    let acc = 0;
+
+    // Terms with p = 0 are 0 (0 log 0 = 0, and 0 log q = 0 even for q = 0); p > 0 with
+    // q = 0 gives +Infinity through log 0 = -Infinity.
+    for (let i = base, end = base + classes; i < end; i++) {
+      const pi = p[i];
+      if (pi === 0) continue;
+      if (kind === PROBS_ENTROPY) acc -= pi * Math.log(pi);
+      else if (kind === PROBS_CROSS_ENTROPY) acc -= pi * Math.log(q![i]);
+      else acc += pi * (Math.log(pi) - Math.log(q![i]));
+    }
+    rowLoss[r] = acc;
+  }
+}
+
+function entropyLogitsRows(
+  z: Float32Array,
+  rows: number,
+  classes: number,
+  invT: number,
+  rowLoss: Float64Array,
+  gradScale: Float32Array | null,
+  grad: Float32Array | null,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const base = r * classes;
+    const end = base + classes;
+    const m = rowMax(z, base, classes);
+
+    // H = L - A / S with S = sum e_i, A = sum e_i x_i, L = log S; masked classes (e = 0,
+    // x = -Infinity) are skipped so that they add 0 instead of NaN.
+    let sum = 0;
+    let weighted = 0;
+    for (let i = base; i < end; i++) {
+      const x = (z[i] - m) * invT;
+      const e = Math.exp(x);
+      sum += e;
+      if (e !== 0) weighted += e * x;
+    }
+    const mean = weighted / sum;
+    rowLoss[r] = Math.log(sum) - mean;
+
+    // dH/dx_j = -p_j (log p_j + H) = p_j (A / S - x_j), exactly 0 where p_j = 0.
+    if (gradScale === null || grad === null) continue;
+    const scale = (gradScale[r] * invT) / sum;
+    for (let i = base; i < end; i++) {
+      const x = (z[i] - m) * invT;
+      const e = Math.exp(x);
+      grad[i] = e === 0 ? 0 : scale * e * (mean - x);
+    }
+  }
+}
+
+function crossEntropyLabelsRows(
+  z: Float32Array,
+  labels: Int32Array,
+  rows: number,
+  classes: number,
+  invT: number,
+  weight: Float32Array | null,
+  ignoreIndex: number,
+  labelSmoothing: number,
+  rowLoss: Float64Array,
+  gradScale: Float32Array | null,
+  grad: Float32Array | null,
+): void {
+  const smoothPerClass = labelSmoothing / classes;
+  let weightSum = classes;
+  if (weight !== null) {
+    weightSum = 0;
+    for (let c = 0; c < classes; c++) weightSum += weight[c];
+  }
+
+  for (let r = 0; r < rows; r++) {
+    const base = r * classes;
+    const end = base + classes;
+    const y = labels[r];
+
+    // Ignored rows are not read at all, so a NaN in them cannot leak into the loss.
+    if (y === ignoreIndex) {
+      rowLoss[r] = 0;
+      if (gradScale !== null && grad !== null) grad.fill(0, base, end);
+      continue;
+    }
+
+    const m = rowMax(z, base, classes);
+    let sum = 0;
+    let weightedLogits = 0;
+    for (let i = base; i < end; i++) {
+      const x = (z[i] - m) * invT;
+      sum += Math.exp(x);
+      if (labelSmoothing !== 0) weightedLogits += weight === null ? x : weight[i - base] * x;
+    }
+    const lse = Math.log(sum);
+
+    // loss = (1 - eps) w_y (L - x_y) + (eps / C) sum_c w_c (L - x_c).
+    const wy = weight === null ? 1 : weight[y];
+    const hardWeight = (1 - labelSmoothing) * wy;
+    let loss = hardWeight * (lse - (z[base + y] - m) * invT);
+    if (labelSmoothing !== 0) loss += smoothPerClass * (lse * weightSum - weightedLogits);
+    rowLoss[r] = loss;
+
+    if (gradScale === null || grad === null) continue;
+    const scale = gradScale[r] * invT;
+    const probScale = (scale * (hardWeight + smoothPerClass * weightSum)) / sum;
+    for (let i = base; i < end; i++) {
+      const e = Math.exp((z[i] - m) * invT);
+      const wc = weight === null ? 1 : weight[i - base];
+      grad[i] = probScale * e - scale * smoothPerClass * wc;
+    }
+    grad[base + y] -= scale * hardWeight;
+  }
+}
+
+function crossEntropyTargetsRows(
+  z: Float32Array,
+  targets: Float32Array,
+  rows: number,
+  classes: number,
+  invT: number,
+  weight: Float32Array | null,
+  labelSmoothing: number,
+  rowLoss: Float64Array,
+  gradScale: Float32Array | null,
+  grad: Float32Array | null,
+): void {
+  const keep = 1 - labelSmoothing;
+  const smoothPerClass = labelSmoothing / classes;
+
+  for (let r = 0; r < rows; r++) {
+    const base = r * classes;
+    const end = base + classes;
+    const m = rowMax(z, base, classes);
+
+    // With t' = (1 - eps) t + eps / C: loss = sum_c w_c t'_c (L - x_c) = L T - B, where
+    // T = sum w_c t'_c and B = sum w_c t'_c x_c over the classes with t'_c != 0.
+    let sum = 0;
+    let targetMass = 0;
+    let targetLogits = 0;
+    for (let i = base; i < end; i++) {
+      const x = (z[i] - m) * invT;
+      sum += Math.exp(x);
+      const wt = (weight === null ? 1 : weight[i - base]) * (keep * targets[i] + smoothPerClass);
+      if (wt !== 0) {
+        targetMass += wt;
+        targetLogits += wt * x;
+      }
+    }
+    rowLoss[r] = Math.log(sum) * targetMass - targetLogits;
+
+    // dL/dx_c = q_c T - w_c t'_c.
+    if (gradScale === null || grad === null) continue;
+    const scale = gradScale[r] * invT;
+    const probScale = (scale * targetMass) / sum;
+    for (let i = base; i < end; i++) {
+      const e = Math.exp((z[i] - m) * invT);
+      const wt = (weight === null ? 1 : weight[i - base]) * (keep * targets[i] + smoothPerClass);
+      grad[i] = probScale * e - scale * wt;
+    }
+  }
+}
+
+function klLogitsRows(
+  pz: Float32Array,
+  qz: Float32Array,
+  rows: number,
+  classes: number,
+  invT: number,
+  rowLoss: Float64Array,
+  gradScale: Float32Array | null,
+  grad: Float32Array | null,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const base = r * classes;
+    const end = base + classes;
+    const pm = rowMax(pz, base, classes);
+    const qm = rowMax(qz, base, classes);
+    const pl = shiftedLse(pz, base, classes, pm, invT);
+    const ql = shiftedLse(qz, base, classes, qm, invT);
+    const scale = gradScale === null ? 0 : gradScale[r] * invT;
+
+    // KL = sum P (log P - log Q) with log P = x_p - L_p; classes with P = 0 add nothing.
+    let loss = 0;
+    for (let i = base; i < end; i++) {
+      const logP = (pz[i] - pm) * invT - pl;
+      const logQ = (qz[i] - qm) * invT - ql;
+      const pi = Math.exp(logP);
+      if (pi !== 0) loss += pi * (logP - logQ);
+      if (grad !== null && gradScale !== null) grad[i] = scale * (Math.exp(logQ) - pi);
+    }
+    rowLoss[r] = loss;
+  }
+}
+
+function jsDivergenceRows(
+  pz: Float32Array,
+  qz: Float32Array,
+  rows: number,
+  classes: number,
+  invT: number,
+  beta: number,
+  rowLoss: Float64Array,
+  gradScale: Float32Array | null,
+  grad: Float32Array | null,
+): void {
+  // beta = 0 is the forward KL(P ‖ Q), whose gradient has the closed form (Q - P) / T.
+  if (beta === 0) {
+    klLogitsRows(pz, qz, rows, classes, invT, rowLoss, gradScale, grad);
+    return;
+  }
+
+  const alphaQ = 1 - beta;
+  for (let r = 0; r < rows; r++) {
+    const base = r * classes;
+    const end = base + classes;
+    const pm = rowMax(pz, base, classes);
+    const qm = rowMax(qz, base, classes);
+    const pl = shiftedLse(pz, base, classes, pm, invT);
+    const ql = shiftedLse(qz, base, classes, qm, invT);
+
+    // With h = dL/dQ (up to a constant that the softmax Jacobian removes): h = (1 - beta)
+    // (log Q - log M) for 0 < beta < 1, and h = log Q - log P for beta = 1 (reverse KL).
+    // The gradient is Q_j (h_j - sum_i Q_i h_i); h is kept in `grad` between the passes.
+    let loss = 0;
+    let meanH = 0;
+    for (let i = base; i < end; i++) {
+      const logP = (pz[i] - pm) * invT - pl;
+      const logQ = (qz[i] - qm) * invT - ql;
+      const pi = Math.exp(logP);
+      const qi = Math.exp(logQ);
+      let h = 0;
+      if (beta === 1) {
+        if (qi !== 0) h = logQ - logP;
+        loss += qi * h;
+      } else {
+        const logM = Math.log(beta * pi + alphaQ * qi);
+        if (pi !== 0) loss += beta * pi * (logP - logM);
+        if (qi !== 0) {
+          h = alphaQ * (logQ - logM);
+          loss += qi * h;
+        }
+      }
+      if (qi !== 0) meanH += qi * h;
+      if (grad !== null && gradScale !== null) grad[i] = h;
+    }
+    rowLoss[r] = loss;
+
+    if (gradScale === null || grad === null) continue;
+    const scale = gradScale[r] * invT;
+    for (let i = base; i < end; i++) {
+      const qi = Math.exp((qz[i] - qm) * invT - ql);
+      grad[i] = qi === 0 ? 0 : scale * qi * (grad[i] - meanH);
+    }
+  }
+}
+
+function distillationRows(
+  sz: Float32Array,
+  tz: Float32Array,
+  labels: Int32Array | null,
+  ignoreIndex: number,
+  rows: number,
+  classes: number,
+  invT: number,
+  alpha: number,
+  rowLoss: Float64Array,
+  gradScale: Float32Array | null,
+  grad: Float32Array | null,
+): void {
+  const temperature = 1 / invT;
+  const softWeight = alpha * temperature * temperature;
+  const hardWeight = 1 - alpha;
+
+  for (let r = 0; r < rows; r++) {
+    const base = r * classes;
+    const end = base + classes;
+    const y = labels === null ? -1 : labels[r];
+
+    if (labels !== null && y === ignoreIndex) {
+      rowLoss[r] = 0;
+      if (gradScale !== null && grad !== null) grad.fill(0, base, end);
+      continue;
+    }
+
+    const sm = rowMax(sz, base, classes);
+    const tm = rowMax(tz, base, classes);
+    const sl = shiftedLse(sz, base, classes, sm, invT);
+    const tl = shiftedLse(tz, base, classes, tm, invT);
+
+    // The hard term uses the student at temperature 1: CE = L_1 - (s_y - max s).
+    const hasHard = labels !== null && hardWeight !== 0;
+    const sl1 = hasHard ? shiftedLse(sz, base, classes, sm, 1) : 0;
+    const scale = gradScale === null ? 0 : gradScale[r];
+
+    let kl = 0;
+    for (let i = base; i < end; i++) {
+      const logP = (tz[i] - tm) * invT - tl;
+      const logQ = (sz[i] - sm) * invT - sl;
+      const pi = Math.exp(logP);
+      if (pi !== 0) kl += pi * (logP - logQ);
+
+      // d(alpha T^2 KL)/ds = alpha T (Q_T - P_T); d CE / ds = Q_1 - onehot(y).
+      if (grad !== null && gradScale !== null) {
+        let g = alpha * temperature * (Math.exp(logQ) - pi);
+        if (hasHard) g += hardWeight * Math.exp(sz[i] - sm - sl1);
+        grad[i] = scale * g;
+      }
+    }
+
+    let loss = softWeight * kl;
+    if (hasHard) loss += hardWeight * (sl1 - (sz[base + y] - sm));
+    rowLoss[r] = loss;
+    if (hasHard && grad !== null && gradScale !== null) grad[base + y] -= scale * hardWeight;
+  }
+}
+
+/** The pure TypeScript backend. */
+export const jsKernels: RowKernels = {
+  name: "js",
+  softmaxRows,
+  logSoftmaxRows,
+  logSumExpRows,
+  probsRows,
+  entropyLogitsRows,
+  crossEntropyLabelsRows,
+  crossEntropyTargetsRows,
+  klLogitsRows,
+  jsDivergenceRows,
+  distillationRows,
+};

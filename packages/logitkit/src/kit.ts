@@ -1,0 +1,270 @@
+/**
+ * The public operations, built on the row kernels of one backend. This layer owns validation,
+ * option defaults, reductions and the per-row gradient scales, so both backends share them.
+ */
+import type { LogitKit } from "./api.js";
+import type { ProbsKind, RowKernels } from "./backend.js";
+import { PROBS_CROSS_ENTROPY, PROBS_ENTROPY, PROBS_KL_DIVERGENCE } from "./backend.js";
+import type { Reduction } from "./types.js";
+import {
+  checkFloat32,
+  checkFloatList,
+  checkIgnoreIndex,
+  checkLabels,
+  checkOptions,
+  checkReduction,
+  checkSameLength,
+  checkShape,
+  checkTemperature,
+  checkUnit,
+  describe,
+} from "./validate.js";
+
+const ALL_REDUCTIONS: readonly Reduction[] = ["none", "sum", "mean", "batchmean"];
+
+/** Reduces per-row losses; `meanDivisor` is the divisor of `mean`. Sums run in float64. */
+function reduce(rowLoss: Float64Array, reduction: Reduction, meanDivisor: number): number | Float32Array {
+  if (reduction === "none") return Float32Array.from(rowLoss);
+
+  let total = 0;
+  for (let i = 0; i < rowLoss.length; i++) total += rowLoss[i];
+  if (reduction === "sum") return total;
+  if (reduction === "batchmean") return total / rowLoss.length;
+  return total / meanDivisor;
+}
+
+/**
+ * Returns d(reduced loss) / d(rowLoss[i]) for every row: `gradOutput` or 1 for `none`, 1 for
+ * `sum`, 1 / rows for `batchmean` and 1 / meanDivisor for `mean`. A zero divisor gives scale 0
+ * (the loss is then NaN, and every row that could carry a gradient is ignored).
+ */
+function gradScales(
+  rows: number,
+  reduction: Reduction,
+  meanDivisor: number,
+  gradOutput: Float32Array | null,
+): Float32Array {
+  if (gradOutput !== null) return gradOutput;
+
+  let scale = 1;
+  if (reduction === "batchmean") scale = rows === 0 ? 0 : 1 / rows;
+  else if (reduction === "mean") scale = meanDivisor === 0 ? 0 : 1 / meanDivisor;
+  return new Float32Array(rows).fill(scale);
+}
+
+/** Checks `options.gradOutput`: allowed only with `reduction: "none"`, one finite value per row. */
+function checkGradOutput(fn: string, value: unknown, reduction: Reduction, rows: number): Float32Array | null {
+  if (value === undefined) return null;
+  if (reduction !== "none") {
+    throw new RangeError(
+      `${fn}: options.gradOutput requires reduction "none", got reduction ${describe(reduction)}; ` +
+        `remove gradOutput or pass reduction: "none".`,
+    );
+  }
+  return checkFloatList(fn, "options.gradOutput", value, rows, "one value per row");
+}
+
+/** Creates the public API object on top of `kernels`. */
+export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKit {
+  function elementwise(
+    fn: string,
+    kernel: "softmaxRows" | "logSoftmaxRows" | "logSumExpRows",
+    logits: unknown,
+    options: unknown,
+  ): Float32Array {
+    const z = checkFloat32(fn, "logits", logits);
+    const o = checkOptions(fn, options, ["classes", "temperature", "out"]);
+    const rows = checkShape(fn, "logits", z.length, o.classes);
+    const temperature = checkTemperature(fn, o.temperature);
+    const perRow = kernel === "logSumExpRows";
+    const length = perRow ? rows : z.length;
+    const out =
+      o.out === undefined
+        ? new Float32Array(length)
+        : checkFloat32(fn, "options.out", o.out, length, perRow ? "one value per row" : "the length of logits");
+
+    kernels[kernel](z, rows, o.classes as number, 1 / temperature, out);
+    return out;
+  }
+
+  function probs(fn: string, kind: ProbsKind, p: unknown, q: unknown, options: unknown): number | Float32Array {
+    const pa = checkFloat32(fn, kind === PROBS_ENTROPY ? "probs" : "p", p);
+    const qa = kind === PROBS_ENTROPY ? null : checkFloat32(fn, "q", q);
+    const o = checkOptions(fn, options, ["classes", "reduction"]);
+    const rows = checkShape(fn, kind === PROBS_ENTROPY ? "probs" : "p", pa.length, o.classes);
+    if (qa !== null) checkSameLength(fn, "q", qa, "p", pa.length);
+    const reduction = checkReduction(fn, o.reduction, "batchmean", ALL_REDUCTIONS);
+    const classes = o.classes as number;
+
+    const rowLoss = new Float64Array(rows);
+    kernels.probsRows(kind, pa, qa, rows, classes, rowLoss);
+    return reduce(rowLoss, reduction, rows * classes);
+  }
+
+  function entropyOfLogits(fn: string, withGrad: boolean, logits: unknown, options: unknown) {
+    const z = checkFloat32(fn, "logits", logits);
+    const allowed = ["classes", "temperature", "reduction"];
+    const o = checkOptions(fn, options, withGrad ? [...allowed, "gradOutput"] : allowed);
+    const rows = checkShape(fn, "logits", z.length, o.classes);
+    const temperature = checkTemperature(fn, o.temperature);
+    const reduction = checkReduction(fn, o.reduction, "batchmean", ALL_REDUCTIONS);
+    const gradOutput = checkGradOutput(fn, o.gradOutput, reduction, rows);
+    const classes = o.classes as number;
+
+    const rowLoss = new Float64Array(rows);
+    const scale = withGrad ? gradScales(rows, reduction, rows * classes, gradOutput) : null;
+    const grad = withGrad ? new Float32Array(z.length) : null;
+    kernels.entropyLogitsRows(z, rows, classes, 1 / temperature, rowLoss, scale, grad);
+    const loss = reduce(rowLoss, reduction, rows * classes);
+    return withGrad ? { loss, grad: grad! } : loss;
+  }
+
+  function crossEntropy(fn: string, withGrad: boolean, logits: unknown, target: unknown, options: unknown) {
+    const z = checkFloat32(fn, "logits", logits);
+    const allowed = ["classes", "reduction", "weight", "ignoreIndex", "labelSmoothing", "temperature"];
+    const o = checkOptions(fn, options, withGrad ? [...allowed, "gradOutput"] : allowed);
+    const rows = checkShape(fn, "logits", z.length, o.classes);
+    const classes = o.classes as number;
+    const reduction = checkReduction(fn, o.reduction, "mean", ALL_REDUCTIONS);
+    const temperature = checkTemperature(fn, o.temperature);
+    const labelSmoothing = checkUnit(fn, "labelSmoothing", o.labelSmoothing, 0);
+    const ignoreIndex = checkIgnoreIndex(fn, o.ignoreIndex);
+    const weight =
+      o.weight === undefined ? null : checkFloatList(fn, "options.weight", o.weight, classes, "one weight per class");
+    const gradOutput = withGrad ? checkGradOutput(fn, o.gradOutput, reduction, rows) : null;
+
+    const rowLoss = new Float64Array(rows);
+    const grad = withGrad ? new Float32Array(z.length) : null;
+
+    // A Float32Array target holds probabilities; integer arrays hold labels.
+    if (target instanceof Float32Array) {
+      if (target.length !== z.length) {
+        throw new RangeError(
+          `${fn}: target must be labels (Int32Array or number[] of length ${rows}) or probabilities ` +
+            `(Float32Array of length ${z.length}, the length of logits), got Float32Array(${target.length}).`,
+        );
+      }
+      if (o.ignoreIndex !== undefined) {
+        throw new TypeError(`${fn}: options.ignoreIndex applies to integer labels only; remove it for probability targets.`);
+      }
+      const scale = withGrad ? gradScales(rows, reduction, rows, gradOutput) : null;
+      kernels.crossEntropyTargetsRows(z, target, rows, classes, 1 / temperature, weight, labelSmoothing, rowLoss, scale, grad);
+      const loss = reduce(rowLoss, reduction, rows);
+      return withGrad ? { loss, grad: grad! } : loss;
+    }
+
+    const labels = checkLabels(fn, "target", target, rows, classes, ignoreIndex);
+
+    // PyTorch's mean divides by the summed weight of the labels that are not ignored.
+    let meanDivisor = 0;
+    for (let i = 0; i < rows; i++) {
+      const y = labels[i];
+      if (y !== ignoreIndex) meanDivisor += weight === null ? 1 : weight[y];
+    }
+
+    const scale = withGrad ? gradScales(rows, reduction, meanDivisor, gradOutput) : null;
+    kernels.crossEntropyLabelsRows(
+      z,
+      labels,
+      rows,
+      classes,
+      1 / temperature,
+      weight,
+      ignoreIndex,
+      labelSmoothing,
+      rowLoss,
+      scale,
+      grad,
+    );
+    const loss = reduce(rowLoss, reduction, meanDivisor);
+    return withGrad ? { loss, grad: grad! } : loss;
+  }
+
+  function pairOfLogits(fn: string, withGrad: boolean, isJs: boolean, pLogits: unknown, qLogits: unknown, options: unknown) {
+    const p = checkFloat32(fn, "pLogits", pLogits);
+    const q = checkFloat32(fn, "qLogits", qLogits);
+    const allowed = isJs ? ["classes", "temperature", "reduction", "beta"] : ["classes", "temperature", "reduction"];
+    const o = checkOptions(fn, options, withGrad ? [...allowed, "gradOutput"] : allowed);
+    const rows = checkShape(fn, "pLogits", p.length, o.classes);
+    checkSameLength(fn, "qLogits", q, "pLogits", p.length);
+    const classes = o.classes as number;
+    const temperature = checkTemperature(fn, o.temperature);
+    const reduction = checkReduction(fn, o.reduction, "batchmean", ALL_REDUCTIONS);
+    const beta = isJs ? checkUnit(fn, "beta", o.beta, 0.5) : 0;
+    const gradOutput = withGrad ? checkGradOutput(fn, o.gradOutput, reduction, rows) : null;
+
+    const rowLoss = new Float64Array(rows);
+    const scale = withGrad ? gradScales(rows, reduction, rows * classes, gradOutput) : null;
+    const grad = withGrad ? new Float32Array(q.length) : null;
+    if (isJs) kernels.jsDivergenceRows(p, q, rows, classes, 1 / temperature, beta, rowLoss, scale, grad);
+    else kernels.klLogitsRows(p, q, rows, classes, 1 / temperature, rowLoss, scale, grad);
+    const loss = reduce(rowLoss, reduction, rows * classes);
+    return withGrad ? { loss, grad: grad! } : loss;
+  }
+
+  function distillation(fn: string, withGrad: boolean, student: unknown, teacher: unknown, options: unknown) {
+    const s = checkFloat32(fn, "studentLogits", student);
+    const t = checkFloat32(fn, "teacherLogits", teacher);
+    const o = checkOptions(fn, options, ["classes", "temperature", "alpha", "labels", "ignoreIndex"]);
+    const rows = checkShape(fn, "studentLogits", s.length, o.classes);
+    checkSameLength(fn, "teacherLogits", t, "studentLogits", s.length);
+    const classes = o.classes as number;
+    const temperature = checkTemperature(fn, o.temperature);
+    const ignoreIndex = checkIgnoreIndex(fn, o.ignoreIndex);
+    let alpha = checkUnit(fn, "alpha", o.alpha, 0.5);
+    const labels =
+      o.labels === undefined ? null : checkLabels(fn, "options.labels", o.labels, rows, classes, ignoreIndex);
+
+    // Without labels there is no hard term: the loss is T^2 KL over every row.
+    if (labels === null) alpha = 1;
+    let counted = rows;
+    if (labels !== null) {
+      counted = 0;
+      for (let i = 0; i < rows; i++) if (labels[i] !== ignoreIndex) counted++;
+    }
+
+    const rowLoss = new Float64Array(rows);
+    const scale = withGrad ? new Float32Array(rows).fill(counted === 0 ? 0 : 1 / counted) : null;
+    const grad = withGrad ? new Float32Array(s.length) : null;
+    kernels.distillationRows(s, t, labels, ignoreIndex, rows, classes, 1 / temperature, alpha, rowLoss, scale, grad);
+    const loss = reduce(rowLoss, "mean", counted) as number;
+    return withGrad ? { loss, grad: grad! } : loss;
+  }
+
+  // The public signatures carry the reduction-dependent result types; the implementations
+  // return the matching runtime values, so the casts below only restate them.
+  /* eslint-disable @typescript-eslint/no-explicit-any */
+  const kit: LogitKit = {
+    backend: kernels.name,
+    fallbackReason,
+    softmax: (logits, options) => elementwise("softmax", "softmaxRows", logits, options),
+    logSoftmax: (logits, options) => elementwise("logSoftmax", "logSoftmaxRows", logits, options),
+    logSumExp: (logits, options) => elementwise("logSumExp", "logSumExpRows", logits, options),
+    entropy: ((probsIn: unknown, options: unknown) => probs("entropy", PROBS_ENTROPY, probsIn, null, options)) as any,
+    crossEntropyOfProbs: ((p: unknown, q: unknown, options: unknown) =>
+      probs("crossEntropyOfProbs", PROBS_CROSS_ENTROPY, p, q, options)) as any,
+    klDivergenceOfProbs: ((p: unknown, q: unknown, options: unknown) =>
+      probs("klDivergenceOfProbs", PROBS_KL_DIVERGENCE, p, q, options)) as any,
+    entropyOfLogits: ((logits: unknown, options: unknown) =>
+      entropyOfLogits("entropyOfLogits", false, logits, options)) as any,
+    entropyOfLogitsWithGrad: ((logits: unknown, options: unknown) =>
+      entropyOfLogits("entropyOfLogitsWithGrad", true, logits, options)) as any,
+    crossEntropy: ((logits: unknown, target: unknown, options: unknown) =>
+      crossEntropy("crossEntropy", false, logits, target, options)) as any,
+    crossEntropyWithGrad: ((logits: unknown, target: unknown, options: unknown) =>
+      crossEntropy("crossEntropyWithGrad", true, logits, target, options)) as any,
+    klDivergence: ((p: unknown, q: unknown, options: unknown) =>
+      pairOfLogits("klDivergence", false, false, p, q, options)) as any,
+    klDivergenceWithGrad: ((p: unknown, q: unknown, options: unknown) =>
+      pairOfLogits("klDivergenceWithGrad", true, false, p, q, options)) as any,
+    jsDivergence: ((p: unknown, q: unknown, options: unknown) =>
+      pairOfLogits("jsDivergence", false, true, p, q, options)) as any,
+    jsDivergenceWithGrad: ((p: unknown, q: unknown, options: unknown) =>
+      pairOfLogits("jsDivergenceWithGrad", true, true, p, q, options)) as any,
+    distillationLoss: (student, teacher, options) =>
+      distillation("distillationLoss", false, student, teacher, options) as number,
+    distillationLossWithGrad: (student, teacher, options) =>
+      distillation("distillationLossWithGrad", true, student, teacher, options) as { loss: number; grad: Float32Array },
+  };
+  return Object.freeze(kit);
+}

@@ -1,0 +1,41 @@
+import type { LogitKit } from "./api.js";
+import { jsKernels } from "./backends/js.js";
+import { loadWasmKernels } from "./backends/wasm.js";
+import { createKit } from "./kit.js";
+import type { LoadOptions } from "./types.js";
+import { checkOptions, describe } from "./validate.js";
+
+/**
+ * Loads logitkit on the requested backend.
+ *
+ * `auto` (the default) uses the `wasm` backend where WebAssembly with 128-bit SIMD compiles and
+ * instantiates, and otherwise the `js` backend, with the reason in `fallbackReason`. Compiling
+ * can fail even where `WebAssembly` exists, for example under a Content-Security-Policy without
+ * `'wasm-unsafe-eval'`. The module is compiled once per JavaScript realm and shared.
+ *
+ * @param options `backend`: `"auto"` (default), `"wasm"` or `"js"`.
+ * @returns a promise of the API object; `kit.backend` names the backend in use.
+ * @throws {TypeError | RangeError} for invalid options; the promise rejects with an `Error`
+ *   when `backend: "wasm"` is requested and WebAssembly SIMD is not available.
+ */
+export async function loadLogitKit(options: LoadOptions = {}): Promise<LogitKit> {
+  const o = checkOptions("loadLogitKit", options, ["backend"]);
+  const backend = o.backend ?? "auto";
+  if (backend !== "auto" && backend !== "wasm" && backend !== "js") {
+    const error = `loadLogitKit: options.backend must be "auto", "wasm" or "js", got ${describe(backend)}.`;
+    throw typeof backend === "string" ? new RangeError(error) : new TypeError(error);
+  }
+
+  if (backend === "js") return createKit(jsKernels);
+
+  try {
+    return createKit(await loadWasmKernels());
+  } catch (error) {
+    if (backend === "wasm") {
+      throw new Error(`loadLogitKit: the wasm backend is not available here: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    return createKit(jsKernels, `WebAssembly SIMD is not available: ${(error as Error).message}`);
+  }
+}

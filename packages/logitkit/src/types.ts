@@ -1,0 +1,124 @@
+/**
+ * Public types of logitkit.
+ *
+ * Shapes: a matrix is a row-major `Float32Array` of `rows x classes` values, and `classes`
+ * is always passed as an option, so `rows = data.length / classes`. One row is one
+ * distribution over `classes`. Logarithms are natural (results are in nats).
+ */
+
+/** Name of a compute backend. */
+export type BackendName = "wasm" | "js";
+
+/** Backend request of `loadLogitKit`: `auto` picks `wasm` where WebAssembly SIMD compiles. */
+export type BackendRequest = "auto" | BackendName;
+
+/**
+ * Reduction over rows.
+ * - `none`: one value per row, returned as a `Float32Array` of length `rows`.
+ * - `sum`: the sum over rows.
+ * - `batchmean`: the sum divided by `rows` (the mean per distribution).
+ * - `mean`: for cross-entropy with labels, the PyTorch mean (divided by the summed weight of
+ *   the rows that are not ignored); for the other operations, the element-wise mean, the sum
+ *   divided by `rows * classes`.
+ */
+export type Reduction = "none" | "sum" | "mean" | "batchmean";
+
+/** Result type of an operation for the reduction `R`: one value per row for `none`, else a number. */
+export type Reduced<R extends Reduction | undefined, Default extends Reduction> = (
+  R extends undefined ? Default : R
+) extends "none"
+  ? Float32Array
+  : number;
+
+/** Integer class labels, one per row. */
+export type Labels = Int32Array | readonly number[];
+
+/** Loss value and its gradient with respect to the logits (same shape as the logits). */
+export interface LossWithGrad<L> {
+  loss: L;
+  grad: Float32Array;
+}
+
+/** Shape option shared by every operation. */
+export interface ShapeOptions {
+  /** Number of classes per row (the vocabulary size); an integer >= 1. Required. */
+  classes: number;
+}
+
+/** Options of `softmax`, `logSoftmax` and `logSumExp`. */
+export interface SoftmaxOptions extends ShapeOptions {
+  /** Temperature T > 0 that divides the logits. Default 1. */
+  temperature?: number;
+  /** Output buffer to fill instead of allocating one (length `rows x classes`, or `rows` for `logSumExp`). */
+  out?: Float32Array;
+}
+
+/** Options of the probability-space measures `entropy`, `crossEntropyOfProbs`, `klDivergenceOfProbs`. */
+export interface ProbsOptions<R extends Reduction = Reduction> extends ShapeOptions {
+  /** Default `batchmean`. */
+  reduction?: R;
+}
+
+/** Options of `entropyOfLogits`. */
+export interface EntropyOfLogitsOptions<R extends Reduction = Reduction> extends ShapeOptions {
+  /** Temperature T > 0: the entropy is that of softmax(z / T). Default 1. */
+  temperature?: number;
+  /** Default `batchmean`. */
+  reduction?: R;
+}
+
+/** Upstream gradient option of the `...WithGrad` functions. */
+export interface GradOutputOptions {
+  /**
+   * Upstream gradient, one value per row, allowed only with `reduction: "none"`: the returned
+   * gradient is then that of `sum_i gradOutput[i] * loss[i]`. Without it, the gradient is that
+   * of the reduced loss (of the sum of the rows for `none`).
+   */
+  gradOutput?: Float32Array | readonly number[];
+}
+
+/** Options of `crossEntropy`. */
+export interface CrossEntropyOptions<R extends Reduction = Reduction> extends ShapeOptions {
+  /** Default `mean` (PyTorch's default). */
+  reduction?: R;
+  /** Per-class weight, length `classes`. Default: every class weighs 1. */
+  weight?: Float32Array | readonly number[];
+  /** Label value whose rows are skipped (with labels only). Default -100. */
+  ignoreIndex?: number;
+  /** Label smoothing epsilon in [0, 1]. Default 0. */
+  labelSmoothing?: number;
+  /** Temperature T > 0: the loss is that of logits / T. Default 1. */
+  temperature?: number;
+}
+
+/** Options of `klDivergence`. */
+export interface KlDivergenceOptions<R extends Reduction = Reduction> extends ShapeOptions {
+  /** Temperature T > 0 applied to both sets of logits. Default 1. */
+  temperature?: number;
+  /** Default `batchmean`. */
+  reduction?: R;
+}
+
+/** Options of `jsDivergence`. */
+export interface JsDivergenceOptions<R extends Reduction = Reduction> extends KlDivergenceOptions<R> {
+  /** Mixture weight beta in [0, 1] of M = beta P + (1 - beta) Q. Default 0.5. */
+  beta?: number;
+}
+
+/** Options of `distillationLoss`. */
+export interface DistillationOptions extends ShapeOptions {
+  /** Temperature T > 0 of the soft term. Default 1. */
+  temperature?: number;
+  /** Weight in [0, 1] of the soft term; the hard-label term gets 1 - alpha. Default 0.5. */
+  alpha?: number;
+  /** Hard labels, one per row. Without them the loss is T^2 KL averaged over every row. */
+  labels?: Labels;
+  /** Label value whose rows are skipped by both terms. Default -100. */
+  ignoreIndex?: number;
+}
+
+/** Options of `loadLogitKit`. */
+export interface LoadOptions {
+  /** Backend to use. Default `auto`: `wasm` where WebAssembly SIMD compiles, else `js`. */
+  backend?: BackendRequest;
+}
