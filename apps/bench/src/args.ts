@@ -95,11 +95,11 @@ export function formatShape(shape: Shape): string {
   return `${shape.rows}x${shape.classes}`;
 }
 
-function parseList(option: string, value: string, what: string): string[] {
+function parseList(option: string, value: string, itemKind: string): string[] {
   const items = value.split(",").map((item) => item.trim());
 
   if (items.some((item) => item === "")) {
-    throw new UsageError(`invalid ${option} value "${value}": expected a comma-separated list of ${what} without empty items`);
+    throw new UsageError(`invalid ${option} value "${value}": expected a comma-separated list of ${itemKind} without empty items`);
   }
   return [...new Set(items)];
 }
@@ -206,6 +206,11 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   const backends = values.get("--backends");
   const seed = values.get("--seed");
 
+  let repCount = quick ? QUICK_REPS : DEFAULT_REPS;
+  if (reps !== undefined) {
+    repCount = parseInteger("--reps", reps, 1, 1_000_000);
+  }
+
   const options: BenchOptions = {
     randomOps: ops === undefined ? [...DEFAULT_RANDOM_OPS] : parseOps(ops),
     realOps: ops === undefined ? [...DEFAULT_REAL_OPS] : parseOps(ops),
@@ -213,7 +218,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       shapes === undefined
         ? DEFAULT_SHAPES.map((shape) => ({ ...shape }))
         : parseList("--shapes", shapes, "ROWSxCLASSES shapes").map(parseShape),
-    reps: reps === undefined ? (quick ? QUICK_REPS : DEFAULT_REPS) : parseInteger("--reps", reps, 1, 1_000_000),
+    reps: repCount,
     backends: backends === undefined ? [...BACKEND_NAMES] : parseBackends(backends),
     jsonPath: values.get("--json"),
     seed: seed === undefined ? DEFAULT_SEED : parseInteger("--seed", seed, 0, 0xffffffff),

@@ -60,7 +60,7 @@ export function nextTokenLabels(tokens: Int32Array, length: number, ignoreIndex 
   return labels;
 }
 
-/** Reads little-endian float32 values, checking that the file holds exactly `count` of them. */
+/** Reads little-endian float32 values and checks that the file contains exactly `count` of them. */
 export function readFloat32File(path: string, count: number, shapeText: string): Float32Array {
   const view = readSizedFile(path, count, shapeText);
   const values = new Float32Array(count);
@@ -70,7 +70,7 @@ export function readFloat32File(path: string, count: number, shapeText: string):
   return values;
 }
 
-/** Reads little-endian int32 values, checking that the file holds exactly `count` of them. */
+/** Reads little-endian int32 values and checks that the file contains exactly `count` of them. */
 export function readInt32File(path: string, count: number, shapeText: string): Int32Array {
   const view = readSizedFile(path, count, shapeText);
   const values = new Int32Array(count);

@@ -16,7 +16,7 @@ export interface OpInput {
   labels: Int32Array;
 }
 
-/** What an operation returns: a reduced loss, an array, or a loss with its gradient. */
+/** Result of an operation: a reduced loss, an array, or a loss with its gradient. */
 export type OpOutput = number | Float32Array | { loss: number; grad: Float32Array };
 
 /** Benchmark operation. */

@@ -143,21 +143,31 @@ export function formatMs(ms: number): string {
   return ms.toPrecision(4);
 }
 
+/** Formats the timings; the speedup column is left out when no wasm record has a js counterpart. */
 export function formatRecordsTable(records: readonly BenchRecord[]): string {
-  const rows = records.map((record) => [
-    record.op,
-    `${record.rows}x${record.classes}`,
-    record.data,
-    record.backend,
-    formatMs(record.medianMs),
-    record.melemPerSec.toFixed(1),
-    record.ratioVsJs === undefined ? "" : `${record.ratioVsJs.toFixed(2)}x`,
-  ]);
-  return formatTable(
-    ["op", "shape", "data", "backend", "median ms", "Melem/s", "wasm speedup vs js"],
-    rows,
-    [false, false, false, false, true, true, true],
-  );
+  const withRatio = records.some((record) => record.ratioVsJs !== undefined);
+  const header = ["op", "shape", "data", "backend", "median ms", "Melem/s"];
+  const rightAligned = [false, false, false, false, true, true];
+  if (withRatio) {
+    header.push("wasm speedup vs js");
+    rightAligned.push(true);
+  }
+
+  const rows = records.map((record) => {
+    const cells = [
+      record.op,
+      `${record.rows}x${record.classes}`,
+      record.data,
+      record.backend,
+      formatMs(record.medianMs),
+      record.melemPerSec.toFixed(1),
+    ];
+    if (withRatio) {
+      cells.push(record.ratioVsJs === undefined ? "" : `${record.ratioVsJs.toFixed(2)}x`);
+    }
+    return cells;
+  });
+  return formatTable(header, rows, rightAligned);
 }
 
 const STAT_LABELS: readonly [keyof RealStats, string, (value: number) => string][] = [

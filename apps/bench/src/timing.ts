@@ -65,8 +65,8 @@ function timeCalls(run: () => unknown, calls: number, clock: Clock): number {
 
 /**
  * Runs `run` for at least `warmupCalls` calls and `warmupMs`, then returns the number of calls
- * per sample: the smallest power of two whose batch takes at least `minSampleMs`, so that a
- * sample of a fast call is long against the resolution of the clock.
+ * per sample. That is the smallest power of two whose batch takes at least `minSampleMs`, so
+ * that a sample of a fast call is long against the resolution of the clock.
  */
 export function warmUpAndCalibrate(run: () => unknown, config: TimingConfig, clock: Clock = defaultClock): number {
   const start = clock();
@@ -76,7 +76,7 @@ export function warmUpAndCalibrate(run: () => unknown, config: TimingConfig, clo
     warmupCalls++;
   }
 
-  // Cap the batch so that a call that the clock sees as taking no time cannot loop forever.
+  // The cap ends the doubling for a call that the clock measures as taking no time.
   const maxCallsPerSample = 1 << 24;
   let calls = 1;
   while (calls < maxCallsPerSample && timeCalls(run, calls, clock) < config.minSampleMs) {

@@ -1,0 +1,479 @@
+// Losses of softmax(z / T) with their gradients with respect to z, one row at a time.
+//
+// Shared contract (the `js` backend mirrors it function for function):
+// - x = (z - max z) * invT is the shifted, scaled logit; L = log sum exp(x), so log q = x - L.
+// - rowLoss receives one float64 per row. When gradScale is not 0 it holds one float32 per row,
+//   the derivative of the caller's total with respect to that row's loss, and the gradient
+//   (including the factor invT) is written to grad; when it is 0, grad is not touched.
+// - Passes: the row maximum, then the float64 sums of exponentials (and any other sum the loss
+//   needs), then one pass that accumulates the loss terms and writes the gradient.
+// - Every term that multiplies a probability masks lanes where that probability is 0, so a
+//   masked (-Infinity) class contributes exactly 0 instead of 0 * Infinity = NaN; NaN inputs
+//   are not masked (NaN != 0), so they reach the row's loss and gradient.
+
+import { exp_f32x4_rr2_p5 } from "./math/exp";
+import { log_f32x4 } from "./math/log";
+import {
+  f32_raddstoreexpminusmax,
+  f32_rmax,
+  f32_vzero,
+  load_tail,
+  store_tail,
+  sum_f64x2,
+  tail_mask,
+  widen_high,
+  widen_low,
+} from "./rows";
+
+/** Keeps the lanes of `v` where `p` is not 0 and zeroes the others. */
+// @ts-ignore: decorator
+@inline
+function where_nonzero(v: v128, p: v128): v128 {
+  return v128.and(v, f32x4.ne(p, f32x4.splat(0)));
+}
+
+/** Loads 4 floats at `base + i`, or the row's last `n - i` floats padded with `fill`. */
+// @ts-ignore: decorator
+@inline
+function load_lanes(base: usize, i: i32, n: i32, fill: f32): v128 {
+  const p = base + (<usize>i << 2);
+  return i + 4 <= n ? v128.load(p) : load_tail(p, n - i, fill);
+}
+
+// @ts-ignore: decorator
+@inline
+function store_lanes(base: usize, i: i32, n: i32, v: v128): void {
+  const p = base + (<usize>i << 2);
+  if (i + 4 <= n) v128.store(p, v);
+  else store_tail(p, v, n - i);
+}
+
+/** All lanes for a full vector, the first `n - i` for the tail. */
+// @ts-ignore: decorator
+@inline
+function lanes_mask(i: i32, n: i32): v128 {
+  return i + 4 <= n ? i32x4.splat(-1) : tail_mask(n - i);
+}
+
+/**
+ * Entropy of softmax(x) per row: H = L - A / S with S = sum e, A = sum e x over e != 0.
+ * Gradient: dH/dx_j = p_j (A / S - x_j), exactly 0 where p_j = 0.
+ */
+export function f32_entropy_logits_rows(
+  z: usize,
+  rows: i32,
+  classes: i32,
+  invT: f32,
+  rowLoss: usize,
+  gradScale: usize,
+  grad: usize,
+): void {
+  const rowBytes = <usize>classes << 2;
+  const vt = f32x4.splat(invT);
+
+  for (let r = 0; r < rows; r++) {
+    const zr = z + <usize>r * rowBytes;
+    const m = f32_rmax(zr, classes);
+    const vm = f32x4.splat(m);
+
+    let sum0 = f64x2.splat(0);
+    let sum1 = sum0;
+    let ex0 = sum0;
+    let ex1 = sum0;
+    for (let i = 0; i < classes; i += 4) {
+      const x = f32x4.mul(f32x4.sub(load_lanes(zr, i, classes, -Infinity), vm), vt);
+      const e = exp_f32x4_rr2_p5(x);
+      const ex = where_nonzero(f32x4.mul(e, x), e);
+      sum0 = f64x2.add(sum0, widen_low(e));
+      sum1 = f64x2.add(sum1, widen_high(e));
+      ex0 = f64x2.add(ex0, widen_low(ex));
+      ex1 = f64x2.add(ex1, widen_high(ex));
+    }
+    const sum = sum_f64x2(f64x2.add(sum0, sum1));
+    const mean = sum_f64x2(f64x2.add(ex0, ex1)) / sum;
+    store<f64>(rowLoss + (<usize>r << 3), Math.log(sum) - mean);
+
+    if (gradScale == 0) continue;
+    const gr = grad + <usize>r * rowBytes;
+    const scale = f32x4.splat(<f32>(<f64>load<f32>(gradScale + (<usize>r << 2)) * <f64>invT / sum));
+    const vmean = f32x4.splat(<f32>mean);
+    for (let i = 0; i < classes; i += 4) {
+      const x = f32x4.mul(f32x4.sub(load_lanes(zr, i, classes, -Infinity), vm), vt);
+      const e = exp_f32x4_rr2_p5(x);
+      store_lanes(gr, i, classes, where_nonzero(f32x4.mul(f32x4.mul(scale, e), f32x4.sub(vmean, x)), e));
+    }
+  }
+}
+
+/**
+ * Cross-entropy with integer labels, label smoothing eps and optional class weights w:
+ * loss = (1 - eps) w_y (L - x_y) + (eps / C) sum_c w_c (L - x_c); rows whose label equals
+ * ignoreIndex get loss 0 and a zero gradient without reading their logits.
+ * Gradient: (q_c ((1 - eps) w_y + (eps / C) W) - (1 - eps) w_y [c = y] - (eps / C) w_c) / T,
+ * with W = sum_c w_c. `weight` is 0 for unit weights.
+ */
+export function f32_cross_entropy_labels_rows(
+  z: usize,
+  labels: usize,
+  rows: i32,
+  classes: i32,
+  invT: f32,
+  weight: usize,
+  ignoreIndex: i32,
+  labelSmoothing: f32,
+  rowLoss: usize,
+  gradScale: usize,
+  grad: usize,
+): void {
+  const rowBytes = <usize>classes << 2;
+  const vt = f32x4.splat(invT);
+  const smoothPerClass: f64 = <f64>labelSmoothing / <f64>classes;
+  const smoothing = labelSmoothing != 0;
+
+  let weightSum: f64 = <f64>classes;
+  if (weight != 0) {
+    weightSum = 0;
+    for (let c = 0; c < classes; c++) weightSum += <f64>load<f32>(weight + (<usize>c << 2));
+  }
+
+  for (let r = 0; r < rows; r++) {
+    const zr = z + <usize>r * rowBytes;
+    const gr = grad + <usize>r * rowBytes;
+    const y = load<i32>(labels + (<usize>r << 2));
+    if (y == ignoreIndex) {
+      store<f64>(rowLoss + (<usize>r << 3), 0);
+      if (gradScale != 0) f32_vzero(gr, classes);
+      continue;
+    }
+
+    const m = f32_rmax(zr, classes);
+    const vm = f32x4.splat(m);
+
+    // Pass 2: S = sum e and, with smoothing, B = sum w_c x_c (masked lanes hold w = 0).
+    let sum: f64;
+    let weightedLogits: f64 = 0;
+    if (!smoothing) {
+      sum = f32_raddstoreexpminusmax(zr, 0, classes, m, invT);
+    } else {
+      let s0 = f64x2.splat(0);
+      let s1 = s0;
+      let b0 = s0;
+      let b1 = s0;
+      for (let i = 0; i < classes; i += 4) {
+        const x = f32x4.mul(f32x4.sub(load_lanes(zr, i, classes, -Infinity), vm), vt);
+        const e = exp_f32x4_rr2_p5(x);
+        const w = weight == 0 ? f32x4.splat(1) : load_lanes(weight, i, classes, 0);
+        const wx = v128.and(f32x4.mul(w, x), lanes_mask(i, classes));
+        s0 = f64x2.add(s0, widen_low(e));
+        s1 = f64x2.add(s1, widen_high(e));
+        b0 = f64x2.add(b0, widen_low(wx));
+        b1 = f64x2.add(b1, widen_high(wx));
+      }
+      sum = sum_f64x2(f64x2.add(s0, s1));
+      weightedLogits = sum_f64x2(f64x2.add(b0, b1));
+    }
+    const lse = Math.log(sum);
+
+    const wy: f64 = weight == 0 ? 1 : <f64>load<f32>(weight + (<usize>y << 2));
+    const hardWeight = (1 - <f64>labelSmoothing) * wy;
+    const xy = <f64>((load<f32>(zr + (<usize>y << 2)) - m) * invT);
+    let loss = hardWeight * (lse - xy);
+    if (smoothing) loss += smoothPerClass * (lse * weightSum - weightedLogits);
+    store<f64>(rowLoss + (<usize>r << 3), loss);
+
+    // Pass 3: grad_c = probScale e_c - smoothScale w_c, then the label's own term.
+    if (gradScale == 0) continue;
+    const scale = <f64>load<f32>(gradScale + (<usize>r << 2)) * <f64>invT;
+    const probScale = f32x4.splat(<f32>((scale * (hardWeight + smoothPerClass * weightSum)) / sum));
+    const smoothScale = f32x4.splat(<f32>(scale * smoothPerClass));
+    for (let i = 0; i < classes; i += 4) {
+      const e = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(load_lanes(zr, i, classes, -Infinity), vm), vt));
+      const w = weight == 0 ? f32x4.splat(1) : load_lanes(weight, i, classes, 0);
+      store_lanes(gr, i, classes, f32x4.sub(f32x4.mul(probScale, e), f32x4.mul(smoothScale, w)));
+    }
+    const gy = gr + (<usize>y << 2);
+    store<f32>(gy, <f32>(<f64>load<f32>(gy) - scale * hardWeight));
+  }
+}
+
+/**
+ * Cross-entropy with probability targets t, smoothed to t' = (1 - eps) t + eps / C:
+ * loss = sum_c w_c t'_c (L - x_c) = L T - B with T = sum w_c t'_c and B = sum w_c t'_c x_c
+ * over the classes with w_c t'_c != 0 (so a masked class with zero target adds 0).
+ * Gradient: (q_c T - w_c t'_c) / T_temperature.
+ */
+export function f32_cross_entropy_targets_rows(
+  z: usize,
+  targets: usize,
+  rows: i32,
+  classes: i32,
+  invT: f32,
+  weight: usize,
+  labelSmoothing: f32,
+  rowLoss: usize,
+  gradScale: usize,
+  grad: usize,
+): void {
+  const rowBytes = <usize>classes << 2;
+  const vt = f32x4.splat(invT);
+  const keep = f32x4.splat(1 - labelSmoothing);
+  const smoothPerClass = f32x4.splat(<f32>(<f64>labelSmoothing / <f64>classes));
+
+  for (let r = 0; r < rows; r++) {
+    const zr = z + <usize>r * rowBytes;
+    const tr = targets + <usize>r * rowBytes;
+    const m = f32_rmax(zr, classes);
+    const vm = f32x4.splat(m);
+
+    let s0 = f64x2.splat(0);
+    let s1 = s0;
+    let mass0 = s0;
+    let mass1 = s0;
+    let b0 = s0;
+    let b1 = s0;
+    for (let i = 0; i < classes; i += 4) {
+      const x = f32x4.mul(f32x4.sub(load_lanes(zr, i, classes, -Infinity), vm), vt);
+      const e = exp_f32x4_rr2_p5(x);
+      const w = weight == 0 ? f32x4.splat(1) : load_lanes(weight, i, classes, 0);
+      const t = f32x4.add(f32x4.mul(keep, load_lanes(tr, i, classes, 0)), smoothPerClass);
+      const wt = v128.and(f32x4.mul(w, t), lanes_mask(i, classes));
+      const wtx = where_nonzero(f32x4.mul(wt, x), wt);
+      s0 = f64x2.add(s0, widen_low(e));
+      s1 = f64x2.add(s1, widen_high(e));
+      mass0 = f64x2.add(mass0, widen_low(wt));
+      mass1 = f64x2.add(mass1, widen_high(wt));
+      b0 = f64x2.add(b0, widen_low(wtx));
+      b1 = f64x2.add(b1, widen_high(wtx));
+    }
+    const sum = sum_f64x2(f64x2.add(s0, s1));
+    const targetMass = sum_f64x2(f64x2.add(mass0, mass1));
+    store<f64>(rowLoss + (<usize>r << 3), Math.log(sum) * targetMass - sum_f64x2(f64x2.add(b0, b1)));
+
+    if (gradScale == 0) continue;
+    const gr = grad + <usize>r * rowBytes;
+    const scale = <f64>load<f32>(gradScale + (<usize>r << 2)) * <f64>invT;
+    const probScale = f32x4.splat(<f32>((scale * targetMass) / sum));
+    const vscale = f32x4.splat(<f32>scale);
+    for (let i = 0; i < classes; i += 4) {
+      const e = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(load_lanes(zr, i, classes, -Infinity), vm), vt));
+      const w = weight == 0 ? f32x4.splat(1) : load_lanes(weight, i, classes, 0);
+      const t = f32x4.add(f32x4.mul(keep, load_lanes(tr, i, classes, 0)), smoothPerClass);
+      store_lanes(gr, i, classes, f32x4.sub(f32x4.mul(probScale, e), f32x4.mul(vscale, f32x4.mul(w, t))));
+    }
+  }
+}
+
+/** Row statistics of a pair of logit rows: maxima and shifted logsumexps. */
+// @ts-ignore: decorator
+@inline
+function shifted_lse(zr: usize, classes: i32, m: f32, invT: f32): f32 {
+  return <f32>Math.log(f32_raddstoreexpminusmax(zr, 0, classes, m, invT));
+}
+
+/**
+ * D_KL(P ‖ Q) per row from logits: sum_c P_c (log P_c - log Q_c), terms with P_c = 0 masked.
+ * Gradient with respect to the q logits: (Q - P) / T.
+ */
+export function f32_kl_logits_rows(
+  p: usize,
+  q: usize,
+  rows: i32,
+  classes: i32,
+  invT: f32,
+  rowLoss: usize,
+  gradScale: usize,
+  grad: usize,
+): void {
+  const rowBytes = <usize>classes << 2;
+  const vt = f32x4.splat(invT);
+
+  for (let r = 0; r < rows; r++) {
+    const pr = p + <usize>r * rowBytes;
+    const qr = q + <usize>r * rowBytes;
+    const gr = grad + <usize>r * rowBytes;
+    const pm = f32_rmax(pr, classes);
+    const qm = f32_rmax(qr, classes);
+    const pl = shifted_lse(pr, classes, pm, invT);
+    const ql = shifted_lse(qr, classes, qm, invT);
+    const vpm = f32x4.splat(pm);
+    const vqm = f32x4.splat(qm);
+    const vpl = f32x4.splat(pl);
+    const vql = f32x4.splat(ql);
+    const scale = f32x4.splat(gradScale == 0 ? 0 : load<f32>(gradScale + (<usize>r << 2)) * invT);
+
+    let acc0 = f64x2.splat(0);
+    let acc1 = acc0;
+    for (let i = 0; i < classes; i += 4) {
+      const logP = f32x4.sub(f32x4.mul(f32x4.sub(load_lanes(pr, i, classes, -Infinity), vpm), vt), vpl);
+      const logQ = f32x4.sub(f32x4.mul(f32x4.sub(load_lanes(qr, i, classes, -Infinity), vqm), vt), vql);
+      const pi = exp_f32x4_rr2_p5(logP);
+      const term = where_nonzero(f32x4.mul(pi, f32x4.sub(logP, logQ)), pi);
+      acc0 = f64x2.add(acc0, widen_low(term));
+      acc1 = f64x2.add(acc1, widen_high(term));
+      if (gradScale != 0) store_lanes(gr, i, classes, f32x4.mul(scale, f32x4.sub(exp_f32x4_rr2_p5(logQ), pi)));
+    }
+    store<f64>(rowLoss + (<usize>r << 3), sum_f64x2(f64x2.add(acc0, acc1)));
+  }
+}
+
+/**
+ * Generalized Jensen-Shannon divergence per row with M = beta P + (1 - beta) Q:
+ * beta KL(P ‖ M) + (1 - beta) KL(Q ‖ M); beta = 0 is KL(P ‖ Q) and beta = 1 is KL(Q ‖ P).
+ * Gradient: Q_j (h_j - sum_i Q_i h_i) / T with h = (1 - beta)(log Q - log M), or
+ * h = log Q - log P for beta = 1; h is kept in `grad` between the last two passes.
+ */
+export function f32_js_divergence_rows(
+  p: usize,
+  q: usize,
+  rows: i32,
+  classes: i32,
+  invT: f32,
+  beta: f32,
+  rowLoss: usize,
+  gradScale: usize,
+  grad: usize,
+): void {
+  if (beta == 0) {
+    f32_kl_logits_rows(p, q, rows, classes, invT, rowLoss, gradScale, grad);
+    return;
+  }
+
+  const rowBytes = <usize>classes << 2;
+  const vt = f32x4.splat(invT);
+  const vbeta = f32x4.splat(beta);
+  const valpha = f32x4.splat(1 - beta);
+  const reverse = beta == 1;
+
+  for (let r = 0; r < rows; r++) {
+    const pr = p + <usize>r * rowBytes;
+    const qr = q + <usize>r * rowBytes;
+    const gr = grad + <usize>r * rowBytes;
+    const pm = f32_rmax(pr, classes);
+    const qm = f32_rmax(qr, classes);
+    const vpm = f32x4.splat(pm);
+    const vqm = f32x4.splat(qm);
+    const vpl = f32x4.splat(shifted_lse(pr, classes, pm, invT));
+    const vql = f32x4.splat(shifted_lse(qr, classes, qm, invT));
+
+    // loss accumulates every term; qh accumulates sum Q h, the mean of h under Q.
+    let loss0 = f64x2.splat(0);
+    let loss1 = loss0;
+    let qh0 = loss0;
+    let qh1 = loss0;
+    for (let i = 0; i < classes; i += 4) {
+      const logP = f32x4.sub(f32x4.mul(f32x4.sub(load_lanes(pr, i, classes, -Infinity), vpm), vt), vpl);
+      const logQ = f32x4.sub(f32x4.mul(f32x4.sub(load_lanes(qr, i, classes, -Infinity), vqm), vt), vql);
+      const pi = exp_f32x4_rr2_p5(logP);
+      const qi = exp_f32x4_rr2_p5(logQ);
+
+      let h: v128;
+      let term: v128;
+      if (reverse) {
+        h = where_nonzero(f32x4.sub(logQ, logP), qi);
+        term = f32x4.mul(qi, h);
+      } else {
+        const logM = log_f32x4(f32x4.add(f32x4.mul(vbeta, pi), f32x4.mul(valpha, qi)));
+        h = where_nonzero(f32x4.mul(valpha, f32x4.sub(logQ, logM)), qi);
+        term = f32x4.add(where_nonzero(f32x4.mul(f32x4.mul(vbeta, pi), f32x4.sub(logP, logM)), pi), f32x4.mul(qi, h));
+      }
+      const qh = f32x4.mul(qi, h);
+      loss0 = f64x2.add(loss0, widen_low(term));
+      loss1 = f64x2.add(loss1, widen_high(term));
+      qh0 = f64x2.add(qh0, widen_low(qh));
+      qh1 = f64x2.add(qh1, widen_high(qh));
+      if (gradScale != 0) store_lanes(gr, i, classes, h);
+    }
+    store<f64>(rowLoss + (<usize>r << 3), sum_f64x2(f64x2.add(loss0, loss1)));
+
+    if (gradScale == 0) continue;
+    const scale = f32x4.splat(load<f32>(gradScale + (<usize>r << 2)) * invT);
+    const meanH = f32x4.splat(<f32>sum_f64x2(f64x2.add(qh0, qh1)));
+    for (let i = 0; i < classes; i += 4) {
+      const qi = exp_f32x4_rr2_p5(f32x4.sub(f32x4.mul(f32x4.sub(load_lanes(qr, i, classes, -Infinity), vqm), vt), vql));
+      const h = load_lanes(gr, i, classes, 0);
+      store_lanes(gr, i, classes, where_nonzero(f32x4.mul(f32x4.mul(scale, qi), f32x4.sub(h, meanH)), qi));
+    }
+  }
+}
+
+/**
+ * Distillation per row: alpha T^2 KL(P_T ‖ Q_T) + (1 - alpha) CE(Q_1, y), where P is the
+ * teacher and Q the student; `labels` 0 means no hard term (the caller then passes alpha 1).
+ * Rows whose label equals ignoreIndex get loss 0 and a zero gradient.
+ * Gradient: alpha T (Q_T - P_T) + (1 - alpha)(Q_1 - [c = y]).
+ */
+export function f32_distillation_rows(
+  student: usize,
+  teacher: usize,
+  labels: usize,
+  ignoreIndex: i32,
+  rows: i32,
+  classes: i32,
+  invT: f32,
+  alpha: f32,
+  rowLoss: usize,
+  gradScale: usize,
+  grad: usize,
+): void {
+  const rowBytes = <usize>classes << 2;
+  const vt = f32x4.splat(invT);
+  const temperature: f64 = 1.0 / <f64>invT;
+  const softWeight: f64 = <f64>alpha * temperature * temperature;
+  const hardWeight: f32 = 1 - alpha;
+  const hasHard = labels != 0 && hardWeight != 0;
+
+  for (let r = 0; r < rows; r++) {
+    const sr = student + <usize>r * rowBytes;
+    const tr = teacher + <usize>r * rowBytes;
+    const gr = grad + <usize>r * rowBytes;
+    const y = labels == 0 ? -1 : load<i32>(labels + (<usize>r << 2));
+    if (labels != 0 && y == ignoreIndex) {
+      store<f64>(rowLoss + (<usize>r << 3), 0);
+      if (gradScale != 0) f32_vzero(gr, classes);
+      continue;
+    }
+
+    const sm = f32_rmax(sr, classes);
+    const tm = f32_rmax(tr, classes);
+    const vsm = f32x4.splat(sm);
+    const vtm = f32x4.splat(tm);
+    const vsl = f32x4.splat(shifted_lse(sr, classes, sm, invT));
+    const vtl = f32x4.splat(shifted_lse(tr, classes, tm, invT));
+
+    // The hard term uses the student at temperature 1.
+    const sl1 = hasHard ? shifted_lse(sr, classes, sm, 1) : 0;
+    const vsl1 = f32x4.splat(sl1);
+    const scale: f32 = gradScale == 0 ? 0 : load<f32>(gradScale + (<usize>r << 2));
+    const softScale = f32x4.splat(<f32>(<f64>scale * <f64>alpha * temperature));
+    const hardScale = f32x4.splat(scale * hardWeight);
+
+    let kl0 = f64x2.splat(0);
+    let kl1 = kl0;
+    for (let i = 0; i < classes; i += 4) {
+      const s = load_lanes(sr, i, classes, -Infinity);
+      const logP = f32x4.sub(f32x4.mul(f32x4.sub(load_lanes(tr, i, classes, -Infinity), vtm), vt), vtl);
+      const logQ = f32x4.sub(f32x4.mul(f32x4.sub(s, vsm), vt), vsl);
+      const pi = exp_f32x4_rr2_p5(logP);
+      const term = where_nonzero(f32x4.mul(pi, f32x4.sub(logP, logQ)), pi);
+      kl0 = f64x2.add(kl0, widen_low(term));
+      kl1 = f64x2.add(kl1, widen_high(term));
+
+      if (gradScale != 0) {
+        let g = f32x4.mul(softScale, f32x4.sub(exp_f32x4_rr2_p5(logQ), pi));
+        if (hasHard) g = f32x4.add(g, f32x4.mul(hardScale, exp_f32x4_rr2_p5(f32x4.sub(f32x4.sub(s, vsm), vsl1))));
+        store_lanes(gr, i, classes, g);
+      }
+    }
+
+    let loss = softWeight * sum_f64x2(f64x2.add(kl0, kl1));
+    if (hasHard) {
+      const sy = load<f32>(sr + (<usize>y << 2));
+      loss += <f64>hardWeight * (<f64>sl1 - <f64>(sy - sm));
+      if (gradScale != 0) {
+        const gy = gr + (<usize>y << 2);
+        store<f32>(gy, load<f32>(gy) - scale * hardWeight);
+      }
+    }
+    store<f64>(rowLoss + (<usize>r << 3), loss);
+  }
+}

@@ -1,0 +1,127 @@
+// Building blocks shared by the row kernels: partial vectors for row tails, the row maximum and
+// the sum of exponentials. A row of n floats is processed as floor(n / 4) full f32x4 vectors
+// and, when n is not a multiple of 4, one partial vector whose missing lanes are filled with a
+// neutral value and masked out of every sum, so tails use the same arithmetic as the body.
+
+import { exp_f32x4_rr2_p5 } from "./math/exp";
+
+/** Loads the first `count` (1 to 3) floats at `ptr` into a vector; the other lanes get `fill`. */
+// @ts-ignore: decorator
+@inline
+export function load_tail(ptr: usize, count: i32, fill: f32): v128 {
+  let v = f32x4.splat(fill);
+  v = f32x4.replace_lane(v, 0, load<f32>(ptr));
+  if (count > 1) v = f32x4.replace_lane(v, 1, load<f32>(ptr, 4));
+  if (count > 2) v = f32x4.replace_lane(v, 2, load<f32>(ptr, 8));
+  return v;
+}
+
+/** Stores the first `count` (1 to 3) lanes of `v` at `ptr`. */
+// @ts-ignore: decorator
+@inline
+export function store_tail(ptr: usize, v: v128, count: i32): void {
+  store<f32>(ptr, f32x4.extract_lane(v, 0));
+  if (count > 1) store<f32>(ptr, f32x4.extract_lane(v, 1), 4);
+  if (count > 2) store<f32>(ptr, f32x4.extract_lane(v, 2), 8);
+}
+
+/** All-ones in the first `count` lanes, zero in the others. */
+// @ts-ignore: decorator
+@inline
+export function tail_mask(count: i32): v128 {
+  return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(count));
+}
+
+/** Adds the four float32 lanes of `v` to the two float64 accumulators `acc[0..1]` as f64x2 pairs. */
+// @ts-ignore: decorator
+@inline
+export function widen_low(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v);
+}
+
+// @ts-ignore: decorator
+@inline
+export function widen_high(v: v128): v128 {
+  return f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 2, 3));
+}
+
+/** Sum of the two float64 lanes. */
+// @ts-ignore: decorator
+@inline
+export function sum_f64x2(v: v128): f64 {
+  return f64x2.extract_lane(v, 0) + f64x2.extract_lane(v, 1);
+}
+
+/**
+ * Maximum of the row `z[0 .. n)`. NaN anywhere gives NaN (f32x4.max and f32.max propagate
+ * it), so callers can tell NaN rows from rows with +Infinity.
+ */
+export function f32_rmax(z: usize, n: i32): f32 {
+  let acc0 = f32x4.splat(-Infinity);
+  let acc1 = acc0;
+  let i = 0;
+
+  // Two accumulators hide the latency of f32x4.max.
+  for (; i + 8 <= n; i += 8) {
+    const p = z + (<usize>i << 2);
+    acc0 = f32x4.max(acc0, v128.load(p));
+    acc1 = f32x4.max(acc1, v128.load(p, 16));
+  }
+  if (i + 4 <= n) {
+    acc0 = f32x4.max(acc0, v128.load(z + (<usize>i << 2)));
+    i += 4;
+  }
+  if (i < n) acc1 = f32x4.max(acc1, load_tail(z + (<usize>i << 2), n - i, -Infinity));
+
+  const acc = f32x4.max(acc0, acc1);
+  return max(max(f32x4.extract_lane(acc, 0), f32x4.extract_lane(acc, 1)), max(f32x4.extract_lane(acc, 2), f32x4.extract_lane(acc, 3)));
+}
+
+/**
+ * Sum over the row of exp((z_i - m) * invT), accumulated in float64 lanes. When `out` is not 0
+ * the exponentials are also stored there. NaN when m is not finite or the row has a NaN.
+ */
+export function f32_raddstoreexpminusmax(z: usize, out: usize, n: i32, m: f32, invT: f32): f64 {
+  const vm = f32x4.splat(m);
+  const vt = f32x4.splat(invT);
+  let acc0 = f64x2.splat(0);
+  let acc1 = acc0;
+  let i = 0;
+
+  for (; i + 4 <= n; i += 4) {
+    const offset = <usize>i << 2;
+    const e = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(v128.load(z + offset), vm), vt));
+    if (out != 0) v128.store(out + offset, e);
+    acc0 = f64x2.add(acc0, widen_low(e));
+    acc1 = f64x2.add(acc1, widen_high(e));
+  }
+
+  // Padding lanes hold -Infinity, whose exponential is exactly 0.
+  if (i < n) {
+    const offset = <usize>i << 2;
+    const e = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(load_tail(z + offset, n - i, -Infinity), vm), vt));
+    if (out != 0) store_tail(out + offset, e, n - i);
+    acc0 = f64x2.add(acc0, widen_low(e));
+    acc1 = f64x2.add(acc1, widen_high(e));
+  }
+  return sum_f64x2(f64x2.add(acc0, acc1));
+}
+
+/** Multiplies the row in place by `scale`. */
+export function f32_vscale(x: usize, n: i32, scale: f32): void {
+  const vs = f32x4.splat(scale);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = x + (<usize>i << 2);
+    v128.store(p, f32x4.mul(v128.load(p), vs));
+  }
+  for (; i < n; i++) {
+    const p = x + (<usize>i << 2);
+    store<f32>(p, load<f32>(p) * scale);
+  }
+}
+
+/** Sets `n` floats at `x` to 0. */
+export function f32_vzero(x: usize, n: i32): void {
+  memory.fill(x, 0, <usize>n << 2);
+}

@@ -1,0 +1,28 @@
+# Fit p(r) ~ (exp(r)-1)/r on [-ln2/2, ln2/2], minimizing max relative error of 1 + r p(r) vs exp(r)
+import numpy as np, struct
+a = np.log(2)/2
+r = np.linspace(-a, a, 200001)
+r = r[r != 0]
+f = np.expm1(r)/r
+deg = 4
+# iterative reweighted least squares toward minimax on relative error of exp
+w = np.ones_like(r)
+for it in range(60):
+    V = np.vander(r, deg+1, increasing=True)
+    W = w / np.exp(r)  # relative error weight: err_exp = r*(p - f) / exp(r)
+    A = V * (np.abs(r) * W)[:, None]
+    b = f * np.abs(r) * W
+    c, *_ = np.linalg.lstsq(A, b, rcond=None)
+    err = r*(V@c - f)/np.exp(r)
+    w = w * (np.abs(err)/np.abs(err).max())**0.3 + 1e-12
+    w /= w.max()
+print('max rel err (float64 coeffs):', np.abs(err).max())
+def f32bits(x):
+    return struct.unpack('<I', struct.pack('<f', x))[0]
+def f32(x):
+    return struct.unpack('<f', struct.pack('<f', x))[0]
+for i, ci in enumerate(c):
+    print(f'C{i+1}: 0x{f32bits(ci):08X} {f32(ci):.9g}')
+cf = np.array([f32(x) for x in c])
+err = r*(np.vander(r, deg+1, increasing=True)@cf - f)/np.exp(r)
+print('max rel err (f32 coeffs):', np.abs(err).max())
