@@ -171,6 +171,7 @@ function analyzeRealData(data: RealData, kits: Map<BenchBackend, LogitKit>): Rea
     statsBackend,
     statsByBackend,
     maxBackendDiff: diffs === null ? null : Object.fromEntries(diffs.map((diff) => [diff.op, diff.maxAbsDiff])),
+    backendDiffs: diffs,
   };
 }
 

@@ -84,12 +84,11 @@ async function main(argv: readonly string[]): Promise<number> {
     out.push(formatStatsTable(realData.statsByBackend));
 
     out.push("");
-    if (realData.maxBackendDiff === null) {
+    if (realData.backendDiffs === null) {
       out.push("Largest backend difference: not computed, because only one backend loaded.");
     } else {
-      const diffs = Object.entries(realData.maxBackendDiff).map(([op, maxAbsDiff]) => ({ op, maxAbsDiff }));
       out.push("Largest absolute difference between the backends over every output value (loss, probabilities, gradient):");
-      out.push(formatDiffTable(diffs));
+      out.push(formatDiffTable(realData.backendDiffs));
     }
   }
 

@@ -52,6 +52,8 @@ export interface RealDataReport {
   statsByBackend: Partial<Record<BenchBackend, RealStats>>;
   /** Largest |wasm - js| per operation over every output value; null when only one backend ran. */
   maxBackendDiff: Record<string, number> | null;
+  /** The same differences, split into the loss and the array (probabilities or gradient). */
+  backendDiffs: BackendDiff[] | null;
 }
 
 /** Machine that ran the benchmark. */
@@ -196,10 +198,11 @@ export function formatStatsTable(statsByBackend: Partial<Record<BenchBackend, Re
 }
 
 export function formatDiffTable(diffs: readonly BackendDiff[]): string {
+  const format = (value: number | null) => (value === null ? "-" : value.toExponential(2));
   return formatTable(
-    ["op (real logits)", "max |wasm - js|"],
-    diffs.map((diff) => [diff.op, diff.maxAbsDiff.toExponential(2)]),
-    [false, true],
+    ["op (real logits)", "max |wasm - js|", "loss", "probs / grad"],
+    diffs.map((diff) => [diff.op, format(diff.maxAbsDiff), format(diff.lossAbsDiff), format(diff.arrayMaxAbsDiff)]),
+    [false, true, true, true],
   );
 }
 

@@ -119,39 +119,58 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return max;
 }
 
-/** Flattens an operation output into its arrays: the loss (as one value) first, then the array or gradient. */
-export function outputArrays(output: OpOutput): ArrayLike<number>[] {
+/** Output of an operation split into its loss and its array (probabilities or gradient); either may be absent. */
+interface OutputParts {
+  loss: number | null;
+  array: Float32Array | null;
+}
+
+function outputParts(output: OpOutput): OutputParts {
   if (typeof output === "number") {
-    return [[output]];
+    return { loss: output, array: null };
   }
   if (output instanceof Float32Array) {
-    return [output];
+    return { loss: null, array: output };
   }
-  return [[output.loss], output.grad];
+  return { loss: output.loss, array: output.grad };
 }
 
-/** Returns the largest difference between two outputs of the same operation, over every value. */
-export function maxOutputDiff(a: OpOutput, b: OpOutput): number {
-  const arraysA = outputArrays(a);
-  const arraysB = outputArrays(b);
+/** Largest differences between two outputs of the same operation; null for a part the operation does not return. */
+export interface OutputDiff {
+  /** Over every value: the loss and every element of the array. */
+  maxAbsDiff: number;
+  lossAbsDiff: number | null;
+  arrayMaxAbsDiff: number | null;
+}
 
-  if (arraysA.length !== arraysB.length) {
+/** Compares two outputs of the same operation, such as the results of two backends. */
+export function compareOutputs(a: OpOutput, b: OpOutput): OutputDiff {
+  const partsA = outputParts(a);
+  const partsB = outputParts(b);
+
+  if ((partsA.loss === null) !== (partsB.loss === null) || (partsA.array === null) !== (partsB.array === null)) {
     throw new TypeError("cannot compare outputs of different kinds: expected the same operation on both backends");
   }
-  return Math.max(...arraysA.map((array, index) => maxAbsDiff(array, arraysB[index])));
+
+  const lossAbsDiff = partsA.loss === null ? null : maxAbsDiff([partsA.loss], [partsB.loss as number]);
+  const arrayMaxAbsDiff = partsA.array === null ? null : maxAbsDiff(partsA.array, partsB.array as Float32Array);
+  return {
+    maxAbsDiff: Math.max(lossAbsDiff ?? 0, arrayMaxAbsDiff ?? 0),
+    lossAbsDiff,
+    arrayMaxAbsDiff,
+  };
 }
 
-/** Largest difference between two backends on one operation and input. */
-export interface BackendDiff {
+/** Largest differences between two backends on one operation and input. */
+export interface BackendDiff extends OutputDiff {
   /** Operation name, with `(student)` when it ran on the student logits. */
   op: string;
-  maxAbsDiff: number;
 }
 
 /**
  * Runs every operation once on each of the two backends, on the teacher logits, and once more
- * on the student logits for the single-matrix losses, and returns the largest difference of
- * each over every output value (loss, probabilities, gradient).
+ * on the student logits for the single-matrix losses. Returns the largest differences of each
+ * operation's loss and array (probabilities or gradient).
  */
 export function computeBackendDiffs(kitA: LogitKit, kitB: LogitKit, data: RealData): BackendDiff[] {
   const teacherInput: OpInput = {
@@ -171,6 +190,6 @@ export function computeBackendDiffs(kitA: LogitKit, kitB: LogitKit, data: RealDa
 
   return cases.map(({ op, label, input }) => ({
     op: label,
-    maxAbsDiff: maxOutputDiff(op.bind(kitA, input)(), op.bind(kitB, input)()),
+    ...compareOutputs(op.bind(kitA, input)(), op.bind(kitB, input)()),
   }));
 }

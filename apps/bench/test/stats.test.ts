@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { loadLogitKit } from "logitkit";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_DATA_DIR, loadRealData } from "../src/data.js";
-import { argmaxRows, computeRealStats, maxAbsDiff, maxOutputDiff, top1Agreement, type RealStats } from "../src/stats.js";
+import { argmaxRows, compareOutputs, computeBackendDiffs, computeRealStats, maxAbsDiff, top1Agreement, type RealStats } from "../src/stats.js";
 
 const ROWS = 1024;
 const CLASSES = 512;
@@ -169,13 +169,38 @@ describe("maxAbsDiff", () => {
   });
 });
 
-describe("maxOutputDiff", () => {
-  it("compares the loss and every gradient value", () => {
+describe("compareOutputs", () => {
+  it("splits loss and gradient differences", () => {
     const a = { loss: 1, grad: Float32Array.from([0, 0.25]) };
     const b = { loss: 1.125, grad: Float32Array.from([0, 0]) };
 
-    expect(maxOutputDiff(a, b)).toBe(0.25);
-    expect(maxOutputDiff(2, 2.5)).toBe(0.5);
+    expect(compareOutputs(a, b)).toEqual({ maxAbsDiff: 0.25, lossAbsDiff: 0.125, arrayMaxAbsDiff: 0.25 });
+  });
+
+  it("compares a loss alone", () => {
+    expect(compareOutputs(2, 2.5)).toEqual({ maxAbsDiff: 0.5, lossAbsDiff: 0.5, arrayMaxAbsDiff: null });
+  });
+
+  it("compares an array alone", () => {
+    expect(compareOutputs(Float32Array.from([1, 2]), Float32Array.from([1, 2.5]))).toEqual({
+      maxAbsDiff: 0.5,
+      lossAbsDiff: null,
+      arrayMaxAbsDiff: 0.5,
+    });
+  });
+
+  it("rejects outputs of different kinds", () => {
+    expect(() => compareOutputs(1, Float32Array.from([1]))).toThrow(TypeError);
+  });
+});
+
+describe("computeBackendDiffs", () => {
+  it("is zero for one backend against itself", async () => {
+    const kit = await loadLogitKit({ backend: "js" });
+    const diffs = computeBackendDiffs(kit, kit, loadRealData());
+
+    expect(diffs.map((diff) => diff.op)).toContain("crossEntropyWithGrad (student)");
+    expect(diffs.every((diff) => diff.maxAbsDiff === 0)).toBe(true);
   });
 });
 

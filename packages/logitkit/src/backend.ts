@@ -17,6 +17,9 @@ import type { BackendName } from "./types.js";
 export interface RowKernels {
   readonly name: BackendName;
 
+  /** Bytes of WebAssembly memory the backend holds (0 for `js`); for tests and diagnostics. */
+  memoryBytes(): number;
+
   softmaxRows(logits: Float32Array, rows: number, classes: number, invTemperature: number, out: Float32Array): void;
 
   logSoftmaxRows(logits: Float32Array, rows: number, classes: number, invTemperature: number, out: Float32Array): void;

@@ -406,6 +406,7 @@ function distillationRows(
 /** The pure TypeScript backend. */
 export const jsKernels: RowKernels = {
   name: "js",
+  memoryBytes: () => 0,
   softmaxRows,
   logSoftmaxRows,
   logSumExpRows,

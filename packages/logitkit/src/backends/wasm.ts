@@ -234,6 +234,8 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
   return {
     name: "wasm",
 
+    memoryBytes: () => wasm.memory.buffer.byteLength,
+
     softmaxRows(z, rows, classes, invT, out) {
       run(rows, [input(z, classes), output(out, classes)], ([zp, op], n) =>
         wasm.f32_softmax_rows(zp, op, n, classes, invT),

@@ -1,0 +1,222 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadLogitKit } from "../src/index.js";
+import type { LogitKit } from "../src/index.js";
+import {
+  crossEntropyLabel64,
+  entropyOfLogits64,
+  jsDivergence64,
+  klLogits64,
+  logSoftmax64,
+  logSumExp64,
+  numericGrad,
+  randomNormal,
+  rowsOf,
+  softmax64,
+  worstRatio,
+} from "./reference.js";
+
+// Lengths around the vector width (4), the unroll of the maximum (8) and beyond.
+const LENGTHS = [1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 32, 33, 255, 4096, 65537];
+const TEMPERATURES = [1, 0.5, 2.5];
+
+const kits: Record<string, LogitKit> = {};
+beforeAll(async () => {
+  kits.wasm = await loadLogitKit({ backend: "wasm" });
+  kits.js = await loadLogitKit({ backend: "js" });
+});
+
+function flat(rows: number[][]): number[] {
+  return rows.flat();
+}
+
+describe.each(["wasm", "js"])("%s backend against the float64 reference", (name) => {
+  for (const classes of LENGTHS) {
+    const rows = classes > 4096 ? 1 : 3;
+    const z = randomNormal(rows * classes, classes, 3);
+    const q = randomNormal(rows * classes, classes + 1000, 3);
+    const zRows = rowsOf(z, classes);
+    const qRows = rowsOf(q, classes);
+    const labels = Int32Array.from({ length: rows }, (_, r) => (r * 7919) % classes);
+
+    it(`softmax family at ${rows}x${classes}`, () => {
+      const kit = kits[name];
+      for (const temperature of TEMPERATURES) {
+        const probs = kit.softmax(z, { classes, temperature });
+        expect(worstRatio(probs, flat(zRows.map((r) => softmax64(r, temperature))), 1e-5, 1e-8)).toBeLessThanOrEqual(1);
+
+        const logProbs = kit.logSoftmax(z, { classes, temperature });
+        expect(worstRatio(logProbs, flat(zRows.map((r) => logSoftmax64(r, temperature))), 1e-6, 1e-5)).toBeLessThanOrEqual(1);
+
+        const lse = kit.logSumExp(z, { classes, temperature });
+        expect(worstRatio(lse, zRows.map((r) => logSumExp64(r, temperature)), 1e-6, 1e-6)).toBeLessThanOrEqual(1);
+      }
+    });
+
+    it(`entropy of logits with gradient at ${rows}x${classes}`, () => {
+      const result = kits[name].entropyOfLogitsWithGrad(z, { classes, temperature: 2, reduction: "none" });
+      const expected = zRows.map((r) => entropyOfLogits64(r, 2));
+      expect(worstRatio(result.loss, expected.map((e) => e.loss), 2e-5, 1e-6)).toBeLessThanOrEqual(1);
+      expect(worstRatio(result.grad, flat(expected.map((e) => e.grad)), 2e-5, 1e-7)).toBeLessThanOrEqual(1);
+    });
+
+    it(`cross-entropy with smoothing and weights at ${rows}x${classes}`, () => {
+      const weight = Float32Array.from({ length: classes }, (_, c) => 0.5 + ((c * 37) % 11) / 10);
+      const options = { classes, temperature: 1.5, labelSmoothing: 0.1, weight, reduction: "sum" as const };
+      const result = kits[name].crossEntropyWithGrad(z, labels, options);
+      const expected = zRows.map((r, i) =>
+        crossEntropyLabel64(r, labels[i], { temperature: 1.5, labelSmoothing: 0.1, weight: Array.from(weight) }),
+      );
+      const total = expected.reduce((s, e) => s + e.loss, 0);
+      expect(Math.abs(result.loss - total)).toBeLessThanOrEqual(2e-5 * Math.abs(total) + 1e-6);
+      expect(worstRatio(result.grad, flat(expected.map((e) => e.grad)), 2e-5, 1e-7)).toBeLessThanOrEqual(1);
+    });
+
+    it(`KL divergence with gradient at ${rows}x${classes}`, () => {
+      const result = kits[name].klDivergenceWithGrad(z, q, { classes, temperature: 2, reduction: "none" });
+      const expected = zRows.map((r, i) => klLogits64(r, qRows[i], 2));
+      expect(worstRatio(result.loss, expected.map((e) => e.loss), 5e-5, 2e-6)).toBeLessThanOrEqual(1);
+      expect(worstRatio(result.grad, flat(expected.map((e) => e.grad)), 2e-5, 1e-7)).toBeLessThanOrEqual(1);
+    });
+
+    it(`Jensen-Shannon divergence at ${rows}x${classes}`, () => {
+      for (const beta of [0, 0.3, 1]) {
+        const loss = kits[name].jsDivergence(z, q, { classes, beta, reduction: "none" });
+        const expected = zRows.map((r, i) => jsDivergence64(r, qRows[i], beta));
+        expect(worstRatio(loss, expected, 5e-5, 2e-6)).toBeLessThanOrEqual(1);
+      }
+    });
+
+    // Finite differences of the float64 reference cost O(classes^2): small rows only.
+    it.skipIf(classes > 33)(`Jensen-Shannon gradient at ${rows}x${classes}`, () => {
+      for (const beta of [0, 0.3, 1]) {
+        const { grad } = kits[name].jsDivergenceWithGrad(z, q, { classes, beta, temperature: 1.5, reduction: "sum" });
+        const expected = flat(qRows.map((row, i) => numericGrad((x) => jsDivergence64(zRows[i], x, beta, 1.5), row)));
+        expect(worstRatio(grad, expected, 1e-3, 1e-5)).toBeLessThanOrEqual(1);
+      }
+    });
+
+    it(`distillation loss at ${rows}x${classes}`, () => {
+      const temperature = 2;
+      const alpha = 0.7;
+      const result = kits[name].distillationLossWithGrad(q, z, { classes, temperature, alpha, labels });
+
+      // alpha T^2 KL(teacher ‖ student) + (1 - alpha) CE, both averaged over rows.
+      let loss = 0;
+      const grad: number[] = [];
+      qRows.forEach((student, i) => {
+        const kl = klLogits64(zRows[i], student, temperature);
+        const ce = crossEntropyLabel64(student, labels[i]);
+        loss += (alpha * temperature * temperature * kl.loss + (1 - alpha) * ce.loss) / rows;
+        kl.grad.forEach((g, c) => grad.push((alpha * temperature * temperature * g + (1 - alpha) * ce.grad[c]) / rows));
+      });
+      expect(Math.abs(result.loss - loss)).toBeLessThanOrEqual(5e-5 * Math.abs(loss) + 1e-6);
+      expect(worstRatio(result.grad, grad, 5e-5, 1e-7)).toBeLessThanOrEqual(1);
+    });
+  }
+});
+
+describe("wasm and js backends", () => {
+  it("agree on every operation at 5x1031", () => {
+    const classes = 1031;
+    const z = randomNormal(5 * classes, 11, 4);
+    const q = randomNormal(5 * classes, 12, 4);
+    const labels = [3, 1030, 0, 512, 7];
+    const p = kits.js.softmax(z, { classes });
+    const pq = kits.js.softmax(q, { classes });
+    const calls: Array<[string, (kit: LogitKit) => number | Float32Array]> = [
+      ["softmax", (k) => k.softmax(z, { classes, temperature: 0.7 })],
+      ["logSoftmax", (k) => k.logSoftmax(z, { classes, temperature: 0.7 })],
+      ["logSumExp", (k) => k.logSumExp(z, { classes })],
+      ["entropy", (k) => k.entropy(p, { classes, reduction: "none" })],
+      ["crossEntropyOfProbs", (k) => k.crossEntropyOfProbs(p, pq, { classes, reduction: "none" })],
+      ["klDivergenceOfProbs", (k) => k.klDivergenceOfProbs(p, pq, { classes, reduction: "none" })],
+      ["entropyOfLogitsWithGrad", (k) => k.entropyOfLogitsWithGrad(z, { classes }).grad],
+      ["crossEntropyWithGrad", (k) => k.crossEntropyWithGrad(z, labels, { classes, labelSmoothing: 0.2 }).grad],
+      ["crossEntropyWithGrad targets", (k) => k.crossEntropyWithGrad(z, pq, { classes }).grad],
+      ["klDivergenceWithGrad", (k) => k.klDivergenceWithGrad(z, q, { classes }).grad],
+      ["jsDivergenceWithGrad", (k) => k.jsDivergenceWithGrad(z, q, { classes }).grad],
+      ["distillationLossWithGrad", (k) => k.distillationLossWithGrad(q, z, { classes, labels, temperature: 3 }).grad],
+    ];
+    for (const [call, run] of calls) {
+      const a = run(kits.wasm);
+      const b = run(kits.js);
+      const av = typeof a === "number" ? [a] : a;
+      const bv = typeof b === "number" ? [b] : b;
+      expect(worstRatio(av, bv, 5e-5, 1e-7), call).toBeLessThanOrEqual(1);
+    }
+  });
+});
+
+describe.each(["wasm", "js"])("%s backend on views and non-finite logits", (name) => {
+  it("reads views with a non-zero byteOffset", () => {
+    const classes = 17;
+    const storage = randomNormal(4 * classes + 3, 5, 2);
+    const view = storage.subarray(3, 3 + 4 * classes);
+    const copy = view.slice();
+    const kit = kits[name];
+    expect(Array.from(kit.softmax(view, { classes }))).toEqual(Array.from(kit.softmax(copy, { classes })));
+    expect(kit.crossEntropy(view, [0, 1, 2, 16], { classes })).toBe(kit.crossEntropy(copy, [0, 1, 2, 16], { classes }));
+    expect(Array.from(kit.klDivergenceWithGrad(view, copy.reverse(), { classes }).grad)).toEqual(
+      Array.from(kit.klDivergenceWithGrad(view.slice(), view.slice().reverse(), { classes }).grad),
+    );
+  });
+
+  for (const classes of [5, 8, 17]) {
+    for (const position of [0, 1, 2, 3, classes - 1]) {
+      it(`NaN at ${position} of ${classes} poisons only its row`, () => {
+        const kit = kits[name];
+        const clean = randomNormal(3 * classes, 40 + classes, 2);
+        const z = clean.slice();
+        z[classes + position] = NaN;
+        const labels = [0, 1, 2];
+
+        const probs = kit.softmax(z, { classes });
+        const reference = kit.softmax(clean, { classes });
+        for (let i = 0; i < 3 * classes; i++) {
+          if (i >= classes && i < 2 * classes) expect(probs[i]).toBeNaN();
+          else expect(probs[i]).toBe(reference[i]);
+        }
+
+        const ce = kit.crossEntropyWithGrad(z, labels, { classes, reduction: "none" });
+        expect(ce.loss[1]).toBeNaN();
+        expect(Number.isFinite(ce.loss[0]) && Number.isFinite(ce.loss[2])).toBe(true);
+        expect(ce.grad.subarray(classes, 2 * classes).every(Number.isNaN)).toBe(true);
+        expect(kit.logSumExp(z, { classes })[1]).toBeNaN();
+        expect(kit.klDivergence(clean, z, { classes, reduction: "none" })[1]).toBeNaN();
+      });
+
+      it(`-Infinity at ${position} of ${classes} is a masked class`, () => {
+        const kit = kits[name];
+        const z = randomNormal(2 * classes, 60 + classes, 2);
+        z[position] = -Infinity;
+        const label = position === 0 ? 1 % classes : 0;
+
+        expect(kit.softmax(z, { classes })[position]).toBe(0);
+        expect(kit.logSoftmax(z, { classes })[position]).toBe(-Infinity);
+        expect(kit.entropyOfLogitsWithGrad(z, { classes }).grad[position]).toBe(0);
+        expect(kit.crossEntropyWithGrad(z, [label, 0], { classes }).grad[position]).toBe(0);
+        expect(kit.klDivergenceWithGrad(z, z, { classes }).grad[position]).toBe(0);
+        expect(kit.jsDivergenceWithGrad(z, z, { classes }).grad[position]).toBe(0);
+        if (classes > 1) expect(Number.isFinite(kit.klDivergence(z, z, { classes }))).toBe(true);
+      });
+
+      it(`+Infinity at ${position} of ${classes} gives NaN, and +Infinity logsumexp`, () => {
+        const kit = kits[name];
+        const z = randomNormal(2 * classes, 80 + classes, 2);
+        z[classes + position] = Infinity;
+        const probs = kit.softmax(z, { classes });
+        expect(probs.subarray(classes).every(Number.isNaN)).toBe(true);
+        expect(probs.subarray(0, classes).some(Number.isNaN)).toBe(false);
+        expect(kit.logSumExp(z, { classes })[1]).toBe(Infinity);
+      });
+    }
+  }
+
+  it("gives -Infinity logsumexp and NaN softmax for an all-masked row", () => {
+    const kit = kits[name];
+    const z = new Float32Array([-Infinity, -Infinity, -Infinity, -Infinity, -Infinity, 1, 2, 3, 4, 5]);
+    expect(kit.logSumExp(z, { classes: 5 })[0]).toBe(-Infinity);
+    expect(kit.softmax(z, { classes: 5 }).subarray(0, 5).every(Number.isNaN)).toBe(true);
+    expect(kit.softmax(z, { classes: 5 })[9]).toBeCloseTo(softmax64([1, 2, 3, 4, 5])[4], 6);
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * Float64 oracle for the tests: every operation written directly from its formula, row by row,
+ * with no shared code with either backend. Inputs are float32 arrays; all arithmetic is float64.
+ */
+
+export function rowsOf(data: Float32Array, classes: number): number[][] {
+  const rows: number[][] = [];
+  for (let r = 0; r < data.length / classes; r++) rows.push(Array.from(data.subarray(r * classes, (r + 1) * classes)));
+  return rows;
+}
+
+/** log softmax(z / T) of one row, through the maximum of z / T. */
+export function logSoftmax64(z: number[], temperature = 1): number[] {
+  const x = z.map((v) => v / temperature);
+  const m = Math.max(...x);
+  const lse = m + Math.log(x.reduce((s, v) => s + Math.exp(v - m), 0));
+  return x.map((v) => v - lse);
+}
+
+export function softmax64(z: number[], temperature = 1): number[] {
+  return logSoftmax64(z, temperature).map(Math.exp);
+}
+
+export function logSumExp64(z: number[], temperature = 1): number {
+  const x = z.map((v) => v / temperature);
+  const m = Math.max(...x);
+  return m + Math.log(x.reduce((s, v) => s + Math.exp(v - m), 0));
+}
+
+/** 0 * log(anything) = 0. */
+function xlogy(x: number, y: number): number {
+  return x === 0 ? 0 : x * Math.log(y);
+}
+
+export function entropy64(p: number[]): number {
+  return -p.reduce((s, v) => s + xlogy(v, v), 0);
+}
+
+export function crossEntropyProbs64(p: number[], q: number[]): number {
+  return -p.reduce((s, v, i) => s + xlogy(v, q[i]), 0);
+}
+
+export function klProbs64(p: number[], q: number[]): number {
+  return p.reduce((s, v, i) => s + (v === 0 ? 0 : v * (Math.log(v) - Math.log(q[i]))), 0);
+}
+
+/** Entropy of softmax(z / T) and its gradient with respect to z. */
+export function entropyOfLogits64(z: number[], temperature = 1): { loss: number; grad: number[] } {
+  const logP = logSoftmax64(z, temperature);
+  const p = logP.map(Math.exp);
+  const h = -p.reduce((s, v, i) => s + (v === 0 ? 0 : v * logP[i]), 0);
+  return { loss: h, grad: p.map((v, i) => (v === 0 ? 0 : (-v * (logP[i] + h)) / temperature)) };
+}
+
+/** Cross-entropy of one row with a label, smoothing and weights; gradient of this row's loss. */
+export function crossEntropyLabel64(
+  z: number[],
+  label: number,
+  options: { temperature?: number; labelSmoothing?: number; weight?: number[] } = {},
+): { loss: number; grad: number[] } {
+  const T = options.temperature ?? 1;
+  const eps = options.labelSmoothing ?? 0;
+  const C = z.length;
+  const w = options.weight ?? z.map(() => 1);
+  const logQ = logSoftmax64(z, T);
+  const q = logQ.map(Math.exp);
+
+  // The target distribution weighted per class: (1 - eps) w_y onehot + (eps / C) w.
+  const target = w.map((wc, c) => (c === label ? (1 - eps) * wc : 0) + (eps / C) * wc);
+  const mass = target.reduce((s, v) => s + v, 0);
+  const loss = -target.reduce((s, t, c) => s + (t === 0 ? 0 : t * logQ[c]), 0);
+  return { loss, grad: q.map((qc, c) => (qc * mass - target[c]) / T) };
+}
+
+/** KL(softmax(p / T) ‖ softmax(q / T)) of one row and its gradient with respect to q. */
+export function klLogits64(p: number[], q: number[], temperature = 1): { loss: number; grad: number[] } {
+  const logP = logSoftmax64(p, temperature);
+  const logQ = logSoftmax64(q, temperature);
+  const P = logP.map(Math.exp);
+  const Q = logQ.map(Math.exp);
+  const loss = P.reduce((s, v, i) => s + (v === 0 ? 0 : v * (logP[i] - logQ[i])), 0);
+  return { loss, grad: Q.map((v, i) => (v - P[i]) / temperature) };
+}
+
+/** Generalized JSD of one row; the gradient by central differences of this same function. */
+export function jsDivergence64(p: number[], q: number[], beta: number, temperature = 1): number {
+  const P = softmax64(p, temperature);
+  const Q = softmax64(q, temperature);
+  const kl = (a: number[], b: number[]) => a.reduce((s, v, i) => s + (v === 0 ? 0 : v * Math.log(v / b[i])), 0);
+  if (beta === 0) return kl(P, Q);
+  if (beta === 1) return kl(Q, P);
+  const M = P.map((v, i) => beta * v + (1 - beta) * Q[i]);
+  return beta * kl(P, M) + (1 - beta) * kl(Q, M);
+}
+
+/** Central finite difference of `f` with respect to each element of `x`, in float64. */
+export function numericGrad(f: (x: number[]) => number, x: number[], h = 1e-5): number[] {
+  return x.map((_, i) => {
+    const plus = x.slice();
+    const minus = x.slice();
+    plus[i] += h;
+    minus[i] -= h;
+    return (f(plus) - f(minus)) / (2 * h);
+  });
+}
+
+/** Seeded generator of normal float32 values (mulberry32 and Box-Muller). */
+export function randomNormal(n: number, seed: number, std = 1): Float32Array {
+  let state = seed >>> 0;
+  const uniform = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = Math.max(uniform(), 1e-12);
+    out[i] = std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
+  }
+  return out;
+}
+
+/** Largest |a - b| / (atol + rtol |b|) over the arrays; <= 1 means within tolerance. */
+export function worstRatio(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number): number {
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const ratio = Math.abs(actual[i] - expected[i]) / (atol + rtol * Math.abs(expected[i]));
+    if (!(ratio <= worst)) worst = ratio;
+  }
+  return worst;
+}
