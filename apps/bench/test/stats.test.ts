@@ -197,7 +197,19 @@ describe("compareOutputs", () => {
 describe("computeBackendDiffs", () => {
   it("is zero for one backend against itself", async () => {
     const kit = await loadLogitKit({ backend: "js" });
-    const diffs = computeBackendDiffs(kit, kit, loadRealData());
+    const data = loadRealData();
+    // The first sequence alone keeps the test fast on the js backend.
+    const rows = data.length;
+    const firstSequence = {
+      ...data,
+      rows,
+      sequences: 1,
+      teacher: data.teacher.subarray(0, rows * data.classes),
+      student: data.student.subarray(0, rows * data.classes),
+      tokens: data.tokens.subarray(0, rows),
+      labels: data.labels.subarray(0, rows),
+    };
+    const diffs = computeBackendDiffs(kit, kit, firstSequence);
 
     expect(diffs.map((diff) => diff.op)).toContain("crossEntropyWithGrad (student)");
     expect(diffs.every((diff) => diff.maxAbsDiff === 0)).toBe(true);

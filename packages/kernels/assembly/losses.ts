@@ -2,9 +2,9 @@
 //
 // Shared contract (the `js` backend mirrors it function for function):
 // - x = (z - max z) * invT is the shifted, scaled logit; L = log sum exp(x), so log q = x - L.
-// - rowLoss receives one float64 per row. When gradScale is not 0 it holds one float32 per row,
-//   the derivative of the caller's total with respect to that row's loss, and the gradient
-//   (including the factor invT) is written to grad; when it is 0, grad is not touched.
+// - rowLoss receives one float64 per row. A gradScale of 0 means no gradient, and grad is not
+//   touched. Otherwise gradScale points to one float32 per row, the derivative of the caller's
+//   total with respect to that row's loss, and the gradient (with the factor invT) goes to grad.
 // - Passes: the row maximum, then the float64 sums of exponentials (and any other sum the loss
 //   needs), then one pass that accumulates the loss terms and writes the gradient.
 // - Every term that multiplies a probability masks lanes where that probability is 0, so a
@@ -48,7 +48,7 @@ function store_lanes(base: usize, i: i32, n: i32, v: v128): void {
   else store_tail(p, v, n - i);
 }
 
-/** All lanes for a full vector, the first `n - i` for the tail. */
+/** Returns a mask of all lanes for a full vector, or of the first `n - i` lanes for the tail. */
 // @ts-ignore: decorator
 @inline
 function lanes_mask(i: i32, n: i32): v128 {
@@ -263,7 +263,7 @@ export function f32_cross_entropy_targets_rows(
   }
 }
 
-/** Row statistics of a pair of logit rows: maxima and shifted logsumexps. */
+/** Returns log sum exp((z - m) * invT) of one row, the L of log q = x - L. */
 // @ts-ignore: decorator
 @inline
 function shifted_lse(zr: usize, classes: i32, m: f32, invT: f32): f32 {
@@ -398,8 +398,8 @@ export function f32_js_divergence_rows(
 
 /**
  * Distillation per row: alpha T^2 KL(P_T ‖ Q_T) + (1 - alpha) CE(Q_1, y), where P is the
- * teacher and Q the student; `labels` 0 means no hard term (the caller then passes alpha 1).
- * Rows whose label equals ignoreIndex get loss 0 and a zero gradient.
+ * teacher and Q the student. A `labels` pointer of 0 means no hard term, and the caller then
+ * passes alpha 1. Rows whose label equals ignoreIndex get loss 0 and a zero gradient.
  * Gradient: alpha T (Q_T - P_T) + (1 - alpha)(Q_1 - [c = y]).
  */
 export function f32_distillation_rows(

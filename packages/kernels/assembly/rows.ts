@@ -1,7 +1,7 @@
 // Building blocks shared by the row kernels: partial vectors for row tails, the row maximum and
 // the sum of exponentials. A row of n floats is processed as floor(n / 4) full f32x4 vectors
-// and, when n is not a multiple of 4, one partial vector whose missing lanes are filled with a
-// neutral value and masked out of every sum, so tails use the same arithmetic as the body.
+// plus, when n is not a multiple of 4, one partial vector. The missing lanes of that vector are
+// filled with a neutral value and masked out of every sum, so tails use the body's arithmetic.
 
 import { exp_f32x4_rr2_p5 } from "./math/exp";
 
@@ -32,13 +32,14 @@ export function tail_mask(count: i32): v128 {
   return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(count));
 }
 
-/** Adds the four float32 lanes of `v` to the two float64 accumulators `acc[0..1]` as f64x2 pairs. */
+/** Widens lanes 0 and 1 of `v` to float64. */
 // @ts-ignore: decorator
 @inline
 export function widen_low(v: v128): v128 {
   return f64x2.promote_low_f32x4(v);
 }
 
+/** Widens lanes 2 and 3 of `v` to float64. */
 // @ts-ignore: decorator
 @inline
 export function widen_high(v: v128): v128 {

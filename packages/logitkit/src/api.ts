@@ -26,7 +26,7 @@ export interface LogitKit {
   /** Backend that runs the operations. */
   readonly backend: BackendName;
 
-  /** Why `auto` fell back to the `js` backend (for example, no WebAssembly SIMD); otherwise undefined. */
+  /** Reason that `auto` fell back to the `js` backend (for example, no WebAssembly SIMD), else undefined. */
   readonly fallbackReason?: string;
 
   /**

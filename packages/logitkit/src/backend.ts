@@ -17,7 +17,7 @@ import type { BackendName } from "./types.js";
 export interface RowKernels {
   readonly name: BackendName;
 
-  /** Bytes of WebAssembly memory the backend holds (0 for `js`); for tests and diagnostics. */
+  /** Size in bytes of the backend's WebAssembly memory (0 for `js`), for tests and diagnostics. */
   memoryBytes(): number;
 
   softmaxRows(logits: Float32Array, rows: number, classes: number, invTemperature: number, out: Float32Array): void;

@@ -136,7 +136,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
     const rowLoss = new Float64Array(rows);
     const grad = withGrad ? new Float32Array(z.length) : null;
 
-    // A Float32Array target holds probabilities; integer arrays hold labels.
+    // A Float32Array target contains probabilities, and integer arrays contain labels.
     if (target instanceof Float32Array) {
       if (target.length !== z.length) {
         throw new RangeError(
@@ -180,23 +180,23 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
     return withGrad ? { loss, grad: grad! } : loss;
   }
 
-  function pairOfLogits(fn: string, withGrad: boolean, isJs: boolean, pLogits: unknown, qLogits: unknown, options: unknown) {
+  function pairOfLogits(fn: string, withGrad: boolean, isJensenShannon: boolean, pLogits: unknown, qLogits: unknown, options: unknown) {
     const p = checkFloat32(fn, "pLogits", pLogits);
     const q = checkFloat32(fn, "qLogits", qLogits);
-    const allowed = isJs ? ["classes", "temperature", "reduction", "beta"] : ["classes", "temperature", "reduction"];
+    const allowed = isJensenShannon ? ["classes", "temperature", "reduction", "beta"] : ["classes", "temperature", "reduction"];
     const o = checkOptions(fn, options, withGrad ? [...allowed, "gradOutput"] : allowed);
     const rows = checkShape(fn, "pLogits", p.length, o.classes);
     checkSameLength(fn, "qLogits", q, "pLogits", p.length);
     const classes = o.classes as number;
     const temperature = checkTemperature(fn, o.temperature);
     const reduction = checkReduction(fn, o.reduction, "batchmean", ALL_REDUCTIONS);
-    const beta = isJs ? checkUnit(fn, "beta", o.beta, 0.5) : 0;
+    const beta = isJensenShannon ? checkUnit(fn, "beta", o.beta, 0.5) : 0;
     const gradOutput = withGrad ? checkGradOutput(fn, o.gradOutput, reduction, rows) : null;
 
     const rowLoss = new Float64Array(rows);
     const scale = withGrad ? gradScales(rows, reduction, rows * classes, gradOutput) : null;
     const grad = withGrad ? new Float32Array(q.length) : null;
-    if (isJs) kernels.jsDivergenceRows(p, q, rows, classes, 1 / temperature, beta, rowLoss, scale, grad);
+    if (isJensenShannon) kernels.jsDivergenceRows(p, q, rows, classes, 1 / temperature, beta, rowLoss, scale, grad);
     else kernels.klLogitsRows(p, q, rows, classes, 1 / temperature, rowLoss, scale, grad);
     const loss = reduce(rowLoss, reduction, rows * classes);
     return withGrad ? { loss, grad: grad! } : loss;
@@ -224,7 +224,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
     }
 
     const rowLoss = new Float64Array(rows);
-    const scale = withGrad ? new Float32Array(rows).fill(counted === 0 ? 0 : 1 / counted) : null;
+    const scale = withGrad ? gradScales(rows, "mean", counted, null) : null;
     const grad = withGrad ? new Float32Array(s.length) : null;
     kernels.distillationRows(s, t, labels, ignoreIndex, rows, classes, 1 / temperature, alpha, rowLoss, scale, grad);
     const loss = reduce(rowLoss, "mean", counted) as number;

@@ -212,6 +212,19 @@ describe.each(["wasm", "js"])("%s backend on views and non-finite logits", (name
     }
   }
 
+  it("does not read the logits of ignored rows", () => {
+    const kit = kits[name];
+    const z = new Float32Array([NaN, 1, 2, 0.5, 1, 1.5, Infinity, 1, 2]);
+    const result = kit.crossEntropyWithGrad(z, [-100, 2, -100], { classes: 3 });
+    expect(result.loss).toBeCloseTo(crossEntropyLabel64([0.5, 1, 1.5], 2).loss, 6);
+    expect(Array.from(result.grad.subarray(0, 3))).toEqual([0, 0, 0]);
+    expect(Array.from(result.grad.subarray(6))).toEqual([0, 0, 0]);
+
+    const distilled = kit.distillationLossWithGrad(z, z, { classes: 3, labels: [-100, 0, -100] });
+    expect(distilled.loss).toBeCloseTo(0.5 * crossEntropyLabel64([0.5, 1, 1.5], 0).loss, 6);
+    expect(Array.from(distilled.grad.subarray(0, 3))).toEqual([0, 0, 0]);
+  });
+
   it("gives -Infinity logsumexp and NaN softmax for an all-masked row", () => {
     const kit = kits[name];
     const z = new Float32Array([-Infinity, -Infinity, -Infinity, -Infinity, -Infinity, 1, 2, 3, 4, 5]);

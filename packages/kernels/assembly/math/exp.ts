@@ -1,5 +1,5 @@
-// exp for float32, vector (f32x4) and scalar forms of one algorithm, so that a row's SIMD body
-// and its scalar tail round identically.
+// exp for float32 lanes. Row tails go through the same vector code (padded partial vectors), so
+// every element of a row is rounded the same way.
 //
 // Algorithm "rr2_p5": n = round(x * log2(e)) by the magic-bias trick, 2^n built by shifting
 // the biased integer into the exponent field; r = x - n * ln2 with ln2 split in a high part
@@ -25,9 +25,9 @@
 // @ts-ignore: decorator
 @inline const MINUS_LN2_LO: f32 = reinterpret<f32>(0xB5BFBE8E); // -1.42860677e-6
 
-// Coefficients of p(r) ~ (exp(r) - 1) / r on [-ln2 / 2, ln2 / 2], fitted for the minimum of the
-// maximum relative error of 1 + r p(r) (9.5e-8 with these float32 values, before the rounding of
-// the evaluation); `tools/fit-exp.py` recomputes them.
+// Coefficients of p(r) ~ (exp(r) - 1) / r on [-ln2 / 2, ln2 / 2], fitted to minimize the maximum
+// relative error of 1 + r p(r). That error is 9.5e-8 with these float32 values, before rounding
+// in the evaluation. `tools/fit-exp.py` recomputes them.
 // @ts-ignore: decorator
 @inline const C5: f32 = reinterpret<f32>(0x3C07D3AF); // 8.2902154e-3
 // @ts-ignore: decorator
@@ -70,26 +70,4 @@ export function exp_f32x4_rr2_p5(x: v128): v128 {
 
   // Lanes below the cutoff (including -Infinity) hold garbage exponents: force them to 0.
   return v128.andnot(result, f32x4.lt(x, f32x4.splat(UNDERFLOW_CUTOFF)));
-}
-
-/** Scalar twin of exp_f32x4_rr2_p5, operation for operation. */
-// @ts-ignore: decorator
-@inline
-export function exp_f32_rr2_p5(x: f32): f32 {
-  if (x < UNDERFLOW_CUTOFF) return 0;
-
-  let n = x * LOG2E + MAGIC_BIAS;
-  const s = reinterpret<f32>(reinterpret<i32>(n) << 23);
-  n -= MAGIC_BIAS;
-
-  let r = n * MINUS_LN2_HI + x;
-  r = n * MINUS_LN2_LO + r;
-
-  let p = C5 * r + C4;
-  p = p * r + C3;
-  p = p * r + C2;
-  p = p * r + C1;
-
-  const rs = r * s;
-  return rs * p + s;
 }

@@ -4,10 +4,10 @@
  *
  * Memory: the layout starts at the module's heap base, every buffer is 16-byte aligned, and
  * the memory grows when a call needs more (it never shrinks). Large inputs are processed in
- * chunks of whole rows so that one call's working set stays near `CHUNK_BYTES`; since every
- * kernel maps rows to rows independently, chunking does not change any result. Views of the
- * memory are created after the growth of each chunk and never kept, because `memory.grow`
- * detaches the old buffer.
+ * chunks of whole rows, so one call's working set stays near `CHUNK_BYTES`. Every kernel maps
+ * rows to rows independently, so chunking does not change any result. Views of the memory are
+ * created after the growth of each chunk and never kept, because `memory.grow` detaches the
+ * old buffer.
  */
 import type { ProbsKind, RowKernels } from "../backend.js";
 import { kernelsWasmBase64 } from "../generated/kernels-wasm.js";
@@ -102,9 +102,9 @@ interface KernelExports {
 type TypedArray = Float32Array | Float64Array | Int32Array;
 
 /**
- * One buffer of a kernel call. `perRow` is its length per row (`classes` or 1); a buffer
- * with `perRow` 0 is shared by all rows (class weights) and copied once per chunk.
- * `mode`: `in` is copied into memory, `out` out of it, `scratch` only reserved.
+ * One buffer of a kernel call. `perRow` is its length per row (`classes` or 1). A buffer with
+ * `perRow` 0 is shared by all rows (class weights) and copied once per chunk. An `in` buffer is
+ * copied into memory before the call and an `out` buffer out of it after the call.
  */
 interface Buffer {
   data: TypedArray | null;
