@@ -1,7 +1,7 @@
 /**
  * Command-line options of the benchmark.
  */
-import { DEFAULT_RANDOM_OPS, DEFAULT_REAL_OPS, OP_NAMES } from "./ops.js";
+import { DEFAULT_RANDOM_OPS, DEFAULT_REAL_OPS, OP_NAMES, OPS } from "./ops.js";
 
 /** Backend names accepted by `--backends`. */
 export const BACKEND_NAMES = ["wasm", "js"] as const;
@@ -54,9 +54,30 @@ export class UsageError extends Error {
   }
 }
 
+/** Joins `items` with commas into lines of at most `width` characters, each after `indent`. */
+function wrapList(items: readonly string[], indent: string, width = 92): string {
+  const lines: string[] = [];
+  let line = "";
+
+  for (const item of items) {
+    const candidate = line === "" ? item : `${line},${item}`;
+    if (line !== "" && indent.length + candidate.length > width) {
+      lines.push(`${line},`);
+      line = item;
+    } else {
+      line = candidate;
+    }
+  }
+  lines.push(line);
+  return lines.map((text) => indent + text).join("\n");
+}
+
 /** Returns the help text, with units and defaults. */
 export function helpText(): string {
   const shapes = DEFAULT_SHAPES.map(formatShape).join(",");
+  const indent = " ".repeat(20);
+  const opWidth = Math.max(...OPS.map((op) => op.name.length));
+  const opLines = OPS.map((op) => `  ${op.name.padEnd(opWidth)}  ${op.call}`).join("\n");
 
   return `Usage: pnpm bench [options]        (in apps/bench: pnpm bench [options], or tsx src/cli.ts [options])
 
@@ -66,24 +87,29 @@ table and statistics of the real logits to stdout, progress to stderr, and write
 results as JSON.
 
 Options:
-  --ops LIST        comma-separated operations to time in both parts.
-                    Default for the random logits: ${DEFAULT_RANDOM_OPS.join(",")}
+  --ops LIST        comma-separated operations to time in both parts (names below).
+                    Default for the random logits:
+${wrapList(DEFAULT_RANDOM_OPS, indent)}
                     Default for the real logits: every operation except logSumExp.
-                    Known: ${OP_NAMES.join(",")}
   --shapes LIST     comma-separated ROWSxCLASSES shapes of the random logits.
                     Default: ${shapes}
                     The real logits are always 1024x512 (skip them with --no-real).
-  --reps N          timed runs per backend for each operation and shape, an integer >= 1.
+  --reps N          timed runs per backend for each operation and shape, 1 to 1000000.
                     Default ${DEFAULT_REPS} (${QUICK_REPS} with --quick). Each run times enough calls to take
                     at least 2 ms (1 ms with --quick) and is divided by the call count.
   --backends LIST   comma-separated backends to time, from wasm,js. Default wasm,js.
-  --json PATH       file to write the JSON results to, relative to the directory pnpm was
-                    started in. Default apps/bench/results/bench-<ISO timestamp>.json.
+  --json PATH       file to write the JSON results to. A relative PATH starts from the
+                    repository root under the root's \`pnpm bench\`, else from the current
+                    directory. Default apps/bench/results/bench-<ISO timestamp>.json.
   --seed N          seed of the random logits and labels, an integer in [0, 4294967295].
                     Default ${DEFAULT_SEED}.
   --no-real         skip the real logits (their statistics and timings).
   --quick           smoke test: ${QUICK_REPS} timed runs, shorter warm-up and samples.
   -h, --help        print this help and exit.
+
+Operations: "first" and "second" are the teacher and student logits of the real data, or two
+independent random matrices; the labels are the next tokens, or uniform random classes.
+${opLines}
 
 Exit codes: 0 success, 1 failure (library not built, no backend loaded, an operation
 failed), 2 invalid command line.

@@ -49,8 +49,9 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const { options } = parsed;
 
-  // pnpm runs the script in apps/bench and sets INIT_CWD to the directory it was started in,
-  // which is where a user expects a relative --json path to land.
+  // pnpm runs the script in apps/bench and sets INIT_CWD to the directory that pnpm started in
+  // (the repository root under the root's `pnpm bench`), which is where a user expects a
+  // relative --json path to land.
   const jsonPath =
     options.jsonPath === undefined ? defaultJsonPath(startDate) : resolve(process.env.INIT_CWD ?? process.cwd(), options.jsonPath);
 

@@ -97,8 +97,8 @@ export function computeRealStats(kit: LogitKit, data: RealData): RealStats {
 }
 
 /**
- * Returns the largest |a[i] - b[i]|. Equal values count 0, including equal infinities and two
- * NaN; a NaN against a number, or unequal infinities, give Infinity so that a mismatch shows.
+ * Returns the largest |a[i] - b[i]|. Equal values count 0, and so do equal infinities and two
+ * NaN. A NaN against a number, or unequal infinities, give Infinity so that the mismatch shows.
  */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) {

@@ -48,6 +48,20 @@ function store_lanes(base: usize, i: i32, n: i32, v: v128): void {
   else store_tail(p, v, n - i);
 }
 
+/** Returns x = (z - m) * invT for 4 lanes of a row; tail padding lanes get -Infinity. */
+// @ts-ignore: decorator
+@inline
+function shifted_lanes(base: usize, i: i32, n: i32, vm: v128, vt: v128): v128 {
+  return f32x4.mul(f32x4.sub(load_lanes(base, i, n, -Infinity), vm), vt);
+}
+
+/** Returns log q = (z - m) * invT - L for 4 lanes of a row; tail padding lanes get -Infinity. */
+// @ts-ignore: decorator
+@inline
+function log_softmax_lanes(base: usize, i: i32, n: i32, vm: v128, vt: v128, vl: v128): v128 {
+  return f32x4.sub(shifted_lanes(base, i, n, vm, vt), vl);
+}
+
 /** Returns a mask of all lanes for a full vector, or of the first `n - i` lanes for the tail. */
 // @ts-ignore: decorator
 @inline
@@ -81,7 +95,7 @@ export function f32_entropy_logits_rows(
     let ex0 = sum0;
     let ex1 = sum0;
     for (let i = 0; i < classes; i += 4) {
-      const x = f32x4.mul(f32x4.sub(load_lanes(zr, i, classes, -Infinity), vm), vt);
+      const x = shifted_lanes(zr, i, classes, vm, vt);
       const e = exp_f32x4_rr2_p5(x);
       const ex = where_nonzero(f32x4.mul(e, x), e);
       sum0 = f64x2.add(sum0, widen_low(e));
@@ -98,7 +112,7 @@ export function f32_entropy_logits_rows(
     const scale = f32x4.splat(<f32>(<f64>load<f32>(gradScale + (<usize>r << 2)) * <f64>invT / sum));
     const vmean = f32x4.splat(<f32>mean);
     for (let i = 0; i < classes; i += 4) {
-      const x = f32x4.mul(f32x4.sub(load_lanes(zr, i, classes, -Infinity), vm), vt);
+      const x = shifted_lanes(zr, i, classes, vm, vt);
       const e = exp_f32x4_rr2_p5(x);
       store_lanes(gr, i, classes, where_nonzero(f32x4.mul(f32x4.mul(scale, e), f32x4.sub(vmean, x)), e));
     }
@@ -160,7 +174,7 @@ export function f32_cross_entropy_labels_rows(
       let b0 = s0;
       let b1 = s0;
       for (let i = 0; i < classes; i += 4) {
-        const x = f32x4.mul(f32x4.sub(load_lanes(zr, i, classes, -Infinity), vm), vt);
+        const x = shifted_lanes(zr, i, classes, vm, vt);
         const e = exp_f32x4_rr2_p5(x);
         const w = weight == 0 ? f32x4.splat(1) : load_lanes(weight, i, classes, 0);
         const wx = v128.and(f32x4.mul(w, x), lanes_mask(i, classes));
@@ -187,7 +201,7 @@ export function f32_cross_entropy_labels_rows(
     const probScale = f32x4.splat(<f32>((scale * (hardWeight + smoothPerClass * weightSum)) / sum));
     const smoothScale = f32x4.splat(<f32>(scale * smoothPerClass));
     for (let i = 0; i < classes; i += 4) {
-      const e = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(load_lanes(zr, i, classes, -Infinity), vm), vt));
+      const e = exp_f32x4_rr2_p5(shifted_lanes(zr, i, classes, vm, vt));
       const w = weight == 0 ? f32x4.splat(1) : load_lanes(weight, i, classes, 0);
       store_lanes(gr, i, classes, f32x4.sub(f32x4.mul(probScale, e), f32x4.mul(smoothScale, w)));
     }
@@ -232,7 +246,7 @@ export function f32_cross_entropy_targets_rows(
     let b0 = s0;
     let b1 = s0;
     for (let i = 0; i < classes; i += 4) {
-      const x = f32x4.mul(f32x4.sub(load_lanes(zr, i, classes, -Infinity), vm), vt);
+      const x = shifted_lanes(zr, i, classes, vm, vt);
       const e = exp_f32x4_rr2_p5(x);
       const w = weight == 0 ? f32x4.splat(1) : load_lanes(weight, i, classes, 0);
       const t = f32x4.add(f32x4.mul(keep, load_lanes(tr, i, classes, 0)), smoothPerClass);
@@ -255,7 +269,7 @@ export function f32_cross_entropy_targets_rows(
     const probScale = f32x4.splat(<f32>((scale * targetMass) / sum));
     const vscale = f32x4.splat(<f32>scale);
     for (let i = 0; i < classes; i += 4) {
-      const e = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(load_lanes(zr, i, classes, -Infinity), vm), vt));
+      const e = exp_f32x4_rr2_p5(shifted_lanes(zr, i, classes, vm, vt));
       const w = weight == 0 ? f32x4.splat(1) : load_lanes(weight, i, classes, 0);
       const t = f32x4.add(f32x4.mul(keep, load_lanes(tr, i, classes, 0)), smoothPerClass);
       store_lanes(gr, i, classes, f32x4.sub(f32x4.mul(probScale, e), f32x4.mul(vscale, f32x4.mul(w, t))));
@@ -304,8 +318,8 @@ export function f32_kl_logits_rows(
     let acc0 = f64x2.splat(0);
     let acc1 = acc0;
     for (let i = 0; i < classes; i += 4) {
-      const logP = f32x4.sub(f32x4.mul(f32x4.sub(load_lanes(pr, i, classes, -Infinity), vpm), vt), vpl);
-      const logQ = f32x4.sub(f32x4.mul(f32x4.sub(load_lanes(qr, i, classes, -Infinity), vqm), vt), vql);
+      const logP = log_softmax_lanes(pr, i, classes, vpm, vt, vpl);
+      const logQ = log_softmax_lanes(qr, i, classes, vqm, vt, vql);
       const pi = exp_f32x4_rr2_p5(logP);
       const term = where_nonzero(f32x4.mul(pi, f32x4.sub(logP, logQ)), pi);
       acc0 = f64x2.add(acc0, widen_low(term));
@@ -361,8 +375,8 @@ export function f32_js_divergence_rows(
     let qh0 = loss0;
     let qh1 = loss0;
     for (let i = 0; i < classes; i += 4) {
-      const logP = f32x4.sub(f32x4.mul(f32x4.sub(load_lanes(pr, i, classes, -Infinity), vpm), vt), vpl);
-      const logQ = f32x4.sub(f32x4.mul(f32x4.sub(load_lanes(qr, i, classes, -Infinity), vqm), vt), vql);
+      const logP = log_softmax_lanes(pr, i, classes, vpm, vt, vpl);
+      const logQ = log_softmax_lanes(qr, i, classes, vqm, vt, vql);
       const pi = exp_f32x4_rr2_p5(logP);
       const qi = exp_f32x4_rr2_p5(logQ);
 
@@ -389,7 +403,7 @@ export function f32_js_divergence_rows(
     const scale = f32x4.splat(load<f32>(gradScale + (<usize>r << 2)) * invT);
     const meanH = f32x4.splat(<f32>sum_f64x2(f64x2.add(qh0, qh1)));
     for (let i = 0; i < classes; i += 4) {
-      const qi = exp_f32x4_rr2_p5(f32x4.sub(f32x4.mul(f32x4.sub(load_lanes(qr, i, classes, -Infinity), vqm), vt), vql));
+      const qi = exp_f32x4_rr2_p5(log_softmax_lanes(qr, i, classes, vqm, vt, vql));
       const h = load_lanes(gr, i, classes, 0);
       store_lanes(gr, i, classes, where_nonzero(f32x4.mul(f32x4.mul(scale, qi), f32x4.sub(h, meanH)), qi));
     }
@@ -451,7 +465,7 @@ export function f32_distillation_rows(
     let kl1 = kl0;
     for (let i = 0; i < classes; i += 4) {
       const s = load_lanes(sr, i, classes, -Infinity);
-      const logP = f32x4.sub(f32x4.mul(f32x4.sub(load_lanes(tr, i, classes, -Infinity), vtm), vt), vtl);
+      const logP = log_softmax_lanes(tr, i, classes, vtm, vt, vtl);
       const logQ = f32x4.sub(f32x4.mul(f32x4.sub(s, vsm), vt), vsl);
       const pi = exp_f32x4_rr2_p5(logP);
       const term = where_nonzero(f32x4.mul(pi, f32x4.sub(logP, logQ)), pi);

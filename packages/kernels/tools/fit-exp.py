@@ -1,4 +1,8 @@
-# Fit p(r) ~ (exp(r)-1)/r on [-ln2/2, ln2/2], minimizing max relative error of 1 + r p(r) vs exp(r)
+#!/usr/bin/env python3
+# Fits the coefficients C1..C5 of assembly/math/exp.ts: p(r) ~ (exp(r) - 1) / r on
+# [-ln2 / 2, ln2 / 2], so that 1 + r p(r) has the smallest maximum relative error against exp(r).
+# Method: least squares reweighted toward the points of largest error, which converges to a
+# near-minimax fit. Needs numpy. Prints each coefficient as float32 bits and decimal.
 import numpy as np, struct
 a = np.log(2)/2
 r = np.linspace(-a, a, 200001)
