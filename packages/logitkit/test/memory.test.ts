@@ -5,7 +5,7 @@ import { createKit } from "../src/kit.js";
 import { randomNormal } from "./reference.js";
 
 describe("wasm backend memory", () => {
-  it("processes an input larger than one chunk in row chunks with the same results", async () => {
+  it("chunks inputs larger than one call", async () => {
     const wasm = await loadLogitKit({ backend: "wasm" });
     const js = await loadLogitKit({ backend: "js" });
 
@@ -60,7 +60,7 @@ describe("wasm backend memory", () => {
     const z = randomNormal(1200 * classes, 10, 3);
     kit.softmax(z, { classes });
 
-    // Softmax reads and writes 4 bytes per logit: the memory holds one 64 MiB chunk plus the
+    // Softmax reads and writes 4 bytes per logit, so the memory needs one 64 MiB chunk plus the
     // module's own pages, not the 300 MB of the whole call.
     expect(kernels.memoryBytes()).toBeLessThanOrEqual(64 * 1024 * 1024 + 2 * 65536);
   });
