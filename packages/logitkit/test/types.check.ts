@@ -1,0 +1,32 @@
+/**
+ * Compile-time checks of the public signatures, run by `pnpm typecheck` (tsc), not by vitest:
+ * each `@ts-expect-error` line must fail to compile, and every other line must compile.
+ */
+import type { LogitKit } from "../src/index.js";
+
+export function checkResultTypes(kit: LogitKit, z: Float32Array, labels: Int32Array): void {
+  const reduced: number = kit.crossEntropy(z, labels, { classes: 3 });
+  const perRow: Float32Array = kit.crossEntropy(z, labels, { classes: 3, reduction: "none" });
+  const summed: number = kit.klDivergence(z, z, { classes: 3, reduction: "sum" });
+  const entropyRows: Float32Array = kit.entropy(z, { classes: 3, reduction: "none" });
+  const fused: { loss: Float32Array; grad: Float32Array } = kit.crossEntropyWithGrad(z, [0, 1], {
+    classes: 3,
+    reduction: "none",
+    gradOutput: [1, 2],
+  });
+  const distilled: number = kit.distillationLoss(z, z, { classes: 3, labels: [0, 1], alpha: 0.3 });
+
+  // @ts-expect-error: a reduced loss is a number, not one value per row.
+  const wrong: Float32Array = kit.crossEntropy(z, labels, { classes: 3 });
+
+  // @ts-expect-error: "avg" is not a reduction.
+  kit.crossEntropy(z, labels, { classes: 3, reduction: "avg" });
+
+  // @ts-expect-error: classes is required.
+  kit.softmax(z, { temperature: 2 });
+
+  // @ts-expect-error: gradOutput belongs to the ...WithGrad functions.
+  kit.klDivergence(z, z, { classes: 3, gradOutput: [1] });
+
+  void [reduced, perRow, summed, entropyRows, fused, distilled, wrong];
+}
