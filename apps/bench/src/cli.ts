@@ -114,7 +114,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const report: JsonReport = {
     machine,
     date: startDate.toISOString(),
-    command: ["tsx", "src/cli.ts", ...argv].map(quoteArg).join(" "),
+    command: ["pnpm", "bench", ...argv].map(quoteArg).join(" "),
     options,
     backends: run.backends,
     totalSeconds,

@@ -5,9 +5,8 @@
  * Memory: the layout starts at the module's heap base, every buffer is 16-byte aligned, and
  * the memory grows when a call needs more (it never shrinks). Large inputs are processed in
  * chunks of whole rows, so one call's working set stays near `CHUNK_BYTES`. Every kernel maps
- * rows to rows independently, so chunking does not change any result. Views of the memory are
- * created after the growth of each chunk and never kept, because `memory.grow` detaches the
- * old buffer.
+ * rows to rows independently, so chunking does not change any result. `memory.grow` detaches
+ * the old buffer, so the cached views of the memory are replaced after every growth.
  */
 import type { ProbsKind, RowKernels } from "../backend.js";
 import { kernelsWasmBase64 } from "../generated/kernels-wasm.js";
@@ -169,9 +168,45 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
     }
   }
 
-  function viewOf(data: TypedArray, pointer: Pointer, length: number): TypedArray {
-    const Type = data.constructor as { new (buffer: ArrayBuffer, offset: number, length: number): TypedArray };
-    return new Type(wasm.memory.buffer as ArrayBuffer, pointer, length);
+  // Views of the whole memory, replaced whenever `memory.buffer` changes (every growth detaches
+  // the old buffer). They are checked after each `ensureMemory`, so no detached view is used.
+  let heapBuffer: ArrayBuffer | null = null;
+  let heapF32 = new Float32Array(0);
+  let heapF64 = new Float64Array(0);
+  let heapI32 = new Int32Array(0);
+
+  /** Returns the view of the whole memory with the element type of `data`. */
+  function heapOf(data: TypedArray): TypedArray {
+    const buffer = wasm.memory.buffer as ArrayBuffer;
+    if (buffer !== heapBuffer) {
+      heapBuffer = buffer;
+      heapF32 = new Float32Array(buffer);
+      heapF64 = new Float64Array(buffer);
+      heapI32 = new Int32Array(buffer);
+    }
+    if (data instanceof Float64Array) return heapF64;
+    return data instanceof Int32Array ? heapI32 : heapF32;
+  }
+
+  /** Copies `source[from .. from + length)` to memory at `pointer`. */
+  function copyIn(source: TypedArray, from: number, length: number, pointer: Pointer): void {
+    const heap = heapOf(source);
+    const at = pointer / source.BYTES_PER_ELEMENT;
+    if (from === 0 && length === source.length) heap.set(source, at);
+    else heap.set(source.subarray(from, from + length), at);
+  }
+
+  /** Copies `length` elements from memory at `pointer` to `target[to ..]`. */
+  function copyOut(target: TypedArray, to: number, length: number, pointer: Pointer): void {
+    const heap = heapOf(target);
+    const at = pointer / target.BYTES_PER_ELEMENT;
+
+    // A loop beats creating a subarray view for the few elements of small calls.
+    if (length <= 64) {
+      for (let i = 0; i < length; i++) target[to + i] = heap[at + i];
+      return;
+    }
+    target.set(heap.subarray(at, at + length), to);
   }
 
   /**
@@ -190,34 +225,34 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
 
     // At least one row per chunk, so a single huge row still runs when memory allows.
     const chunkRows = Math.max(1, Math.min(rows, Math.floor((CHUNK_BYTES - sharedBytes) / Math.max(bytesPerRow, 1))));
+    const pointers: Pointer[] = new Array<Pointer>(buffers.length);
 
-    for (let first = 0; first < rows || (first === 0 && rows === 0); first += chunkRows) {
+    // An empty batch still makes one call with 0 rows, so the kernel's contract holds for it too.
+    for (let first = 0; first === 0 || first < rows; first += chunkRows) {
       const count = Math.min(chunkRows, rows - first);
-      const pointers: Pointer[] = [];
       let end = heapBase;
-      for (const b of buffers) {
-        if (b.data === null) {
-          pointers.push(0);
-          continue;
-        }
-        pointers.push(end);
+      for (let i = 0; i < buffers.length; i++) {
+        const b = buffers[i];
+        pointers[i] = b.data === null ? 0 : end;
+        if (b.data === null) continue;
         const length = b.perRow === 0 ? b.data.length : b.perRow * count;
         end = (end + length * b.data.BYTES_PER_ELEMENT + 15) & ~15;
       }
       ensureMemory(end);
 
-      buffers.forEach((b, i) => {
-        if (b.data === null || b.mode !== "in") return;
-        if (b.perRow === 0) viewOf(b.data, pointers[i], b.data.length).set(b.data);
-        else viewOf(b.data, pointers[i], b.perRow * count).set(b.data.subarray(first * b.perRow, (first + count) * b.perRow));
-      });
+      for (let i = 0; i < buffers.length; i++) {
+        const b = buffers[i];
+        if (b.data === null || b.mode !== "in") continue;
+        if (b.perRow === 0) copyIn(b.data, 0, b.data.length, pointers[i]);
+        else copyIn(b.data, first * b.perRow, count * b.perRow, pointers[i]);
+      }
 
       call(pointers, count);
 
-      buffers.forEach((b, i) => {
-        if (b.data === null || b.mode !== "out") return;
-        b.data.set(viewOf(b.data, pointers[i], b.perRow * count), first * b.perRow);
-      });
+      for (let i = 0; i < buffers.length; i++) {
+        const b = buffers[i];
+        if (b.data !== null && b.mode === "out") copyOut(b.data, first * b.perRow, count * b.perRow, pointers[i]);
+      }
       if (rows === 0) break;
     }
   }
