@@ -2,7 +2,7 @@
 // Measures the error of the kernels' exp and log in float32 ulp against Math.exp / Math.log
 // (float64), over every float32 of the domain, or every `--step`-th one.
 //
-//   node tools/ulp.mjs                 both functions, every float32 (about 15 minutes)
+//   node tools/ulp.mjs                 both functions, every float32 (about 18 minutes)
 //   node tools/ulp.mjs --fn exp --step 101
 //   node tools/ulp.mjs --check         sampled sweep plus special values; exits 1 past the bounds
 //
