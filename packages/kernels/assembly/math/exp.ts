@@ -43,31 +43,76 @@
 // @ts-ignore: decorator
 @inline const UNDERFLOW_CUTOFF: f32 = reinterpret<f32>(0xC2AEAC50); // -87.33654
 
+// The same constants as a table in static memory. V8 (Node 20) materializes each v128.const
+// operand anew inside a loop with several instructions, while a 4-byte load with splat is one
+// instruction: reading the constants from here made this loop about 1.5x faster.
+const EXP_TABLE: StaticArray<f32> = [
+  MAGIC_BIAS,
+  LOG2E,
+  MINUS_LN2_HI,
+  MINUS_LN2_LO,
+  C5,
+  C4,
+  C3,
+  C2,
+  C1,
+  UNDERFLOW_CUTOFF,
+];
+
+// Index of each constant in EXP_TABLE.
+// @ts-ignore: decorator
+@inline const AT_MAGIC_BIAS: usize = 0;
+// @ts-ignore: decorator
+@inline const AT_LOG2E: usize = 1;
+// @ts-ignore: decorator
+@inline const AT_MINUS_LN2_HI: usize = 2;
+// @ts-ignore: decorator
+@inline const AT_MINUS_LN2_LO: usize = 3;
+// @ts-ignore: decorator
+@inline const AT_C5: usize = 4;
+// @ts-ignore: decorator
+@inline const AT_C4: usize = 5;
+// @ts-ignore: decorator
+@inline const AT_C3: usize = 6;
+// @ts-ignore: decorator
+@inline const AT_C2: usize = 7;
+// @ts-ignore: decorator
+@inline const AT_C1: usize = 8;
+// @ts-ignore: decorator
+@inline const AT_UNDERFLOW_CUTOFF: usize = 9;
+
+/** Returns entry `index` of EXP_TABLE in all four lanes. */
+// @ts-ignore: decorator
+@inline
+function table(index: usize): v128 {
+  return v128.load32_splat(changetype<usize>(EXP_TABLE) + (index << 2));
+}
+
 /** exp(x) for each lane; exact 0 below UNDERFLOW_CUTOFF and for -Infinity, NaN stays NaN. */
 // @ts-ignore: decorator
 @inline
 export function exp_f32x4_rr2_p5(x: v128): v128 {
-  const magic = f32x4.splat(MAGIC_BIAS);
+  const magic = table(AT_MAGIC_BIAS);
 
   // n = round(x / ln2); s = 2^n from the biased integer in the low bits of n.
-  let n = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), magic);
+  let n = f32x4.add(f32x4.mul(x, table(AT_LOG2E)), magic);
   const s = i32x4.shl(n, 23);
   n = f32x4.sub(n, magic);
 
   // r = x - n ln2 in two steps, |r| <= ln2 / 2 up to rounding.
-  let r = f32x4.add(f32x4.mul(n, f32x4.splat(MINUS_LN2_HI)), x);
-  r = f32x4.add(f32x4.mul(n, f32x4.splat(MINUS_LN2_LO)), r);
+  let r = f32x4.add(f32x4.mul(n, table(AT_MINUS_LN2_HI)), x);
+  r = f32x4.add(f32x4.mul(n, table(AT_MINUS_LN2_LO)), r);
 
   // p = (exp(r) - 1) / r by Horner's rule.
-  let p = f32x4.add(f32x4.mul(f32x4.splat(C5), r), f32x4.splat(C4));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(C3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(C2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(C1));
+  let p = f32x4.add(f32x4.mul(table(AT_C5), r), table(AT_C4));
+  p = f32x4.add(f32x4.mul(p, r), table(AT_C3));
+  p = f32x4.add(f32x4.mul(p, r), table(AT_C2));
+  p = f32x4.add(f32x4.mul(p, r), table(AT_C1));
 
   // exp(x) = s * (1 + r p) = s + (r s) p.
   const rs = f32x4.mul(r, s);
   const result = f32x4.add(f32x4.mul(rs, p), s);
 
   // Lanes below the cutoff (including -Infinity) hold garbage exponents: force them to 0.
-  return v128.andnot(result, f32x4.lt(x, f32x4.splat(UNDERFLOW_CUTOFF)));
+  return v128.andnot(result, f32x4.lt(x, table(AT_UNDERFLOW_CUTOFF)));
 }
