@@ -16,6 +16,7 @@ import { log_f32x4 } from "./math/log";
 import {
   f32_raddstoreexpminusmax,
   f32_rmax,
+  f32_vfill,
   f32_vzero,
   load_tail,
   store_tail,
@@ -109,6 +110,13 @@ export function f32_entropy_logits_rows(
 
     if (gradScale == 0) continue;
     const gr = grad + <usize>r * rowBytes;
+
+    // A NaN row (NaN or +Infinity logits, or all masked) gets a NaN gradient everywhere, which
+    // the masking of zero probabilities below would otherwise turn into zeros.
+    if (isNaN(mean)) {
+      f32_vfill(gr, classes, NaN);
+      continue;
+    }
     const scale = f32x4.splat(<f32>(<f64>load<f32>(gradScale + (<usize>r << 2)) * <f64>invT / sum));
     const vmean = f32x4.splat(<f32>mean);
     for (let i = 0; i < classes; i += 4) {

@@ -42,6 +42,12 @@ export function f32_probs_rows(kind: i32, p: usize, q: usize, rows: i32, classes
             : f32x4.mul(pv, log_f32x4(f32x4.div(pv, qv)));
       }
       term = v128.and(term, f32x4.ne(pv, zero));
+
+      // Lanes with p = 0 are masked, but a NaN in q there must still make the row NaN.
+      if (kind != ENTROPY) {
+        const qv = full ? v128.load(qr + offset) : load_tail(qr + offset, classes - i, 1);
+        term = v128.or(term, v128.and(f32x4.ne(qv, qv), f32x4.splat(NaN)));
+      }
       acc0 = f64x2.add(acc0, widen_low(term));
       acc1 = f64x2.add(acc1, widen_high(term));
     }

@@ -122,6 +122,14 @@ export function f32_vscale(x: usize, n: i32, scale: f32): void {
   }
 }
 
+/** Sets `n` floats at `x` to `value`. */
+export function f32_vfill(x: usize, n: i32, value: f32): void {
+  const v = f32x4.splat(value);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(x + (<usize>i << 2), v);
+  for (; i < n; i++) store<f32>(x + (<usize>i << 2), value);
+}
+
 /** Sets `n` floats at `x` to 0. */
 export function f32_vzero(x: usize, n: i32): void {
   memory.fill(x, 0, <usize>n << 2);

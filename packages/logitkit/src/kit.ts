@@ -11,6 +11,7 @@ import {
   checkFloatList,
   checkIgnoreIndex,
   checkLabels,
+  checkNoOverlap,
   checkOptions,
   checkReduction,
   checkSameLength,
@@ -21,6 +22,28 @@ import {
 } from "./validate.js";
 
 const ALL_REDUCTIONS: readonly Reduction[] = ["none", "sum", "mean", "batchmean"];
+
+/**
+ * Clamps each row value into [lower, upper], the mathematical range of the measure, which
+ * float32 rounding can leave by a few ulp (a KL of -1e-9, a JSD of log 2 + 2e-9). NaN stays NaN.
+ */
+function clampRows(rowLoss: Float64Array, lower: number, upper: number): void {
+  upper = float32AtMost(upper);
+  for (let i = 0; i < rowLoss.length; i++) {
+    if (rowLoss[i] < lower) rowLoss[i] = lower;
+    else if (rowLoss[i] > upper) rowLoss[i] = upper;
+  }
+}
+
+/** Returns the largest float32 value <= x, so a bound survives the rounding of `none` results. */
+function float32AtMost(x: number): number {
+  const rounded = Math.fround(x);
+  if (rounded <= x) return rounded;
+  const bits = new Float32Array([rounded]);
+  const word = new Int32Array(bits.buffer);
+  word[0] += rounded > 0 ? -1 : 1;
+  return bits[0];
+}
 
 /** Reduces per-row losses; `meanDivisor` is the divisor of `mean`. Sums run in float64. */
 function reduce(rowLoss: Float64Array, reduction: Reduction, meanDivisor: number): number | Float32Array {
@@ -78,13 +101,18 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
     const temperature = checkTemperature(fn, o.temperature);
     const perRow = kernel === "logSumExpRows";
     const length = perRow ? rows : z.length;
-    const out =
-      o.out === undefined
-        ? new Float32Array(length)
-        : checkFloat32(fn, "options.out", o.out, length, perRow ? "one value per row" : "the length of logits");
+    if (o.out === undefined) {
+      const out = new Float32Array(length);
+      kernels[kernel](z, rows, o.classes as number, 1 / temperature, out);
+      return out;
+    }
 
+    // The kernels write through a plain view of the caller's buffer; the caller gets its own
+    // object back. Softmax and log-softmax may run in place, logsumexp never shares memory.
+    const out = checkFloat32(fn, "options.out", o.out, length, perRow ? "one value per row" : "the length of logits");
+    checkNoOverlap(fn, out, z, !perRow);
     kernels[kernel](z, rows, o.classes as number, 1 / temperature, out);
-    return out;
+    return o.out as Float32Array;
   }
 
   function probs(fn: string, kind: ProbsKind, p: unknown, q: unknown, options: unknown): number | Float32Array {
@@ -115,6 +143,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
     const scale = withGrad ? gradScales(rows, reduction, rows * classes, gradOutput) : null;
     const grad = withGrad ? new Float32Array(z.length) : null;
     kernels.entropyLogitsRows(z, rows, classes, 1 / temperature, rowLoss, scale, grad);
+    clampRows(rowLoss, 0, Math.log(classes));
     const loss = reduce(rowLoss, reduction, rows * classes);
     return withGrad ? { loss, grad: grad! } : loss;
   }
@@ -130,7 +159,9 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
     const labelSmoothing = checkUnit(fn, "labelSmoothing", o.labelSmoothing, 0);
     const ignoreIndex = checkIgnoreIndex(fn, o.ignoreIndex);
     const weight =
-      o.weight === undefined ? null : checkFloatList(fn, "options.weight", o.weight, classes, "one weight per class");
+      o.weight === undefined
+        ? null
+        : checkFloatList(fn, "options.weight", o.weight, classes, "one weight per class", 0);
     const gradOutput = withGrad ? checkGradOutput(fn, o.gradOutput, reduction, rows) : null;
 
     const rowLoss = new Float64Array(rows);
@@ -198,6 +229,10 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
     const grad = withGrad ? new Float32Array(q.length) : null;
     if (isJensenShannon) kernels.jsDivergenceRows(p, q, rows, classes, 1 / temperature, beta, rowLoss, scale, grad);
     else kernels.klLogitsRows(p, q, rows, classes, 1 / temperature, rowLoss, scale, grad);
+
+    // 0 < beta < 1 bounds the divergence by the entropy of Bernoulli(beta), log 2 at 0.5.
+    const upper = isJensenShannon && beta > 0 && beta < 1 ? -beta * Math.log(beta) - (1 - beta) * Math.log(1 - beta) : Infinity;
+    clampRows(rowLoss, 0, upper);
     const loss = reduce(rowLoss, reduction, rows * classes);
     return withGrad ? { loss, grad: grad! } : loss;
   }

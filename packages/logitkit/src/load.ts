@@ -15,11 +15,11 @@ import { checkOptions, describe } from "./validate.js";
  *
  * @param options `backend`: `"auto"` (default), `"wasm"` or `"js"`.
  * @returns a promise of the API object; `kit.backend` names the backend in use.
- * @throws {TypeError | RangeError} for invalid options; the promise rejects with an `Error`
- *   when `backend: "wasm"` is requested and WebAssembly SIMD is not available.
+ * The promise rejects with a `TypeError` or `RangeError` for invalid options, and with an
+ * `Error` when `backend: "wasm"` is requested where WebAssembly SIMD cannot run.
  */
 export async function loadLogitKit(options: LoadOptions = {}): Promise<LogitKit> {
-  const o = checkOptions("loadLogitKit", options, ["backend"]);
+  const o = checkOptions("loadLogitKit", options, ["backend"], '{ backend: "auto" }');
   const backend = o.backend ?? "auto";
   if (backend !== "auto" && backend !== "wasm" && backend !== "js") {
     const error = `loadLogitKit: options.backend must be "auto", "wasm" or "js", got ${describe(backend)}.`;
@@ -36,6 +36,6 @@ export async function loadLogitKit(options: LoadOptions = {}): Promise<LogitKit>
         cause: error,
       });
     }
-    return createKit(jsKernels, `WebAssembly SIMD is not available: ${(error as Error).message}`);
+    return createKit(jsKernels, `the wasm backend could not be loaded: ${(error as Error).message}`);
   }
 }

@@ -23,12 +23,17 @@ export type BackendRequest = "auto" | BackendName;
  */
 export type Reduction = "none" | "sum" | "mean" | "batchmean";
 
-/** Result type of an operation for the reduction `R`: one value per row for `none`, else a number. */
-export type Reduced<R extends Reduction | undefined, Default extends Reduction> = (
-  R extends undefined ? Default : R
-) extends "none"
-  ? Float32Array
-  : number;
+/**
+ * Result type of an operation for the reduction `R`: one value per row for `none`, else a
+ * number. It distributes over unions, so `"none" | "sum"` gives `Float32Array | number`.
+ */
+export type Reduced<R extends Reduction | undefined, Default extends Reduction> = R extends undefined
+  ? Default extends "none"
+    ? Float32Array
+    : number
+  : R extends "none"
+    ? Float32Array
+    : number;
 
 /** Integer class labels, one per row. */
 export type Labels = Int32Array | readonly number[];

@@ -10,29 +10,35 @@ export function describe(value: unknown): string {
   if (value === undefined) return "undefined";
   if (typeof value === "number") return String(value);
   if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
-  if (ArrayBuffer.isView(value)) {
-    const length = (value as unknown as { length?: number }).length;
-    return `${value.constructor.name}(${length ?? value.byteLength})`;
-  }
+  const kind = typedArrayKind(value);
+  if (kind !== undefined) return `${kind}(${typedArrayLength.call(value) as number})`;
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
   if (Array.isArray(value)) return `Array(${value.length})`;
   if (typeof value === "object") return value.constructor?.name === "Object" ? "a plain object" : `a ${value.constructor?.name ?? "object"}`;
   return typeof value;
 }
 
-/** Checks that `options` is a plain object whose keys are all in `allowed`. */
-export function checkOptions(fn: string, options: unknown, allowed: readonly string[]): Record<string, unknown> {
+/**
+ * Checks that `options` is an object whose own keys are all in `allowed`, and returns a copy
+ * of it: each option is read exactly once, so a getter cannot change a value after its check.
+ */
+export function checkOptions(
+  fn: string,
+  options: unknown,
+  allowed: readonly string[],
+  example = "{ classes: 10 }",
+): Record<string, unknown> {
   if (options === null || typeof options !== "object" || Array.isArray(options) || ArrayBuffer.isView(options)) {
-    throw new TypeError(
-      `${fn}: options must be an object such as { classes: 10 }, got ${describe(options)}. ` +
-        `Pass the number of classes per row as options.classes.`,
-    );
+    throw new TypeError(`${fn}: options must be an object such as ${example}, got ${describe(options)}.`);
   }
-  for (const key of Object.keys(options)) {
-    if (!allowed.includes(key)) {
-      throw new TypeError(`${fn}: unknown option "${key}"; the options of ${fn} are ${allowed.join(", ")}.`);
+  const copy: Record<string, unknown> = {};
+  for (const key of Reflect.ownKeys(options)) {
+    if (typeof key !== "string" || !allowed.includes(key)) {
+      throw new TypeError(`${fn}: unknown option ${String(typeof key === "string" ? `"${key}"` : key.toString())}; the options of ${fn} are ${allowed.join(", ")}.`);
     }
+    copy[key] = (options as Record<string, unknown>)[key];
   }
-  return options as Record<string, unknown>;
+  return copy;
 }
 
 /** Checks `options.classes` and that `length` is a multiple of it; returns the row count. */
@@ -55,15 +61,70 @@ export function checkShape(fn: string, name: string, length: number, classes: un
   return length / classes;
 }
 
-/** Checks that `value` is a `Float32Array`, optionally of an exact length. */
+// Accessors of %TypedArray%.prototype, read once. Calling them instead of `value.length` or
+// `value.buffer` ignores own properties, getters and subclass overrides on the caller's array,
+// and the Symbol.toStringTag getter is a brand check that also accepts arrays of other realms.
+const typedArrayPrototype = Object.getPrototypeOf(Int8Array.prototype) as object;
+function intrinsicGetter(key: PropertyKey): (this: unknown) => unknown {
+  return Object.getOwnPropertyDescriptor(typedArrayPrototype, key)!.get as (this: unknown) => unknown;
+}
+const typedArrayTag = intrinsicGetter(Symbol.toStringTag);
+const typedArrayBuffer = intrinsicGetter("buffer");
+const typedArrayByteOffset = intrinsicGetter("byteOffset");
+const typedArrayLength = intrinsicGetter("length");
+
+/** Returns the element type of a typed array ("Float32Array", ...), or undefined for anything else. */
+export function typedArrayKind(value: unknown): string | undefined {
+  return typedArrayTag.call(value) as string | undefined;
+}
+
+/**
+ * Returns a plain `Float32Array` over the same memory as `value`, built from the intrinsic
+ * buffer, offset and length, so later reads see exactly the validated elements.
+ */
+function plainView(fn: string, name: string, value: unknown): Float32Array {
+  const buffer = typedArrayBuffer.call(value) as ArrayBuffer;
+  const length = typedArrayLength.call(value) as number;
+  const byteOffset = typedArrayByteOffset.call(value) as number;
+
+  // A view of a detached buffer reports length 0; constructing a new view on it throws.
+  if (length === 0) {
+    try {
+      new Uint8Array(buffer, 0, 0);
+    } catch {
+      throw new TypeError(`${fn}: ${name} is backed by a detached ArrayBuffer (it was transferred); pass a live array.`);
+    }
+  }
+  return new Float32Array(buffer, byteOffset, length);
+}
+
+/** Checks that `value` is a `Float32Array`, optionally of an exact length; returns a plain view of it. */
 export function checkFloat32(fn: string, name: string, value: unknown, length?: number, lengthMeaning?: string): Float32Array {
-  if (!(value instanceof Float32Array)) {
-    throw new TypeError(`${fn}: ${name} must be a Float32Array, got ${describe(value)}; convert it with Float32Array.from(...).`);
+  const kind = typedArrayKind(value);
+  if (kind !== "Float32Array") {
+    const actual = kind === undefined ? describe(value) : `${kind}(${typedArrayLength.call(value) as number})`;
+    throw new TypeError(`${fn}: ${name} must be a Float32Array, got ${actual}; convert it with Float32Array.from(...).`);
   }
-  if (length !== undefined && value.length !== length) {
-    throw new RangeError(`${fn}: ${name}.length must be ${length} (${lengthMeaning}), got ${value.length}.`);
+  const view = plainView(fn, name, value);
+  if (length !== undefined && view.length !== length) {
+    throw new RangeError(`${fn}: ${name}.length must be ${length} (${lengthMeaning}), got ${view.length}.`);
   }
-  return value;
+  return view;
+}
+
+/** Checks that `out` does not overlap `input`, unless it is exactly the same memory and `inPlace` allows that. */
+export function checkNoOverlap(fn: string, out: Float32Array, input: Float32Array, inPlace: boolean): void {
+  if (out.buffer !== input.buffer) return;
+  const outStart = out.byteOffset;
+  const outEnd = outStart + out.byteLength;
+  const inStart = input.byteOffset;
+  const inEnd = inStart + input.byteLength;
+  if (outEnd <= inStart || inEnd <= outStart) return;
+  if (inPlace && outStart === inStart && outEnd === inEnd) return;
+  throw new RangeError(
+    `${fn}: options.out overlaps logits (bytes ${outStart}-${outEnd} and ${inStart}-${inEnd} of one buffer); ` +
+      (inPlace ? "pass logits itself to compute in place, or a separate buffer." : "pass a separate buffer."),
+  );
 }
 
 /** Checks an optional numeric option against [min, max] (or (min, ...) when `openMin`); returns the default when absent. */
@@ -85,13 +146,18 @@ export function checkNumber(
   return value;
 }
 
-/** Checks `options.temperature`: finite and > 0, default 1. */
+/**
+ * Smallest accepted temperature. Below about 2.9e-39, 1 / T overflows float32, which the wasm
+ * kernels use, so 1e-30 leaves a margin and is far below any useful temperature.
+ */
+export const MIN_TEMPERATURE = 1e-30;
+
+/** Checks `options.temperature`: finite and >= MIN_TEMPERATURE, default 1. */
 export function checkTemperature(fn: string, value: unknown): number {
   return checkNumber(fn, "temperature", value, 1, {
-    min: 0,
+    min: MIN_TEMPERATURE,
     max: Number.MAX_VALUE,
-    openMin: true,
-    expected: "a finite number > 0",
+    expected: "a finite number >= 1e-30",
   });
 }
 
@@ -123,29 +189,43 @@ export function checkIgnoreIndex(fn: string, value: unknown): number {
   return value;
 }
 
-/** Checks an array of numbers (`Float32Array` or `number[]`) of a given length, all finite; returns a `Float32Array`. */
-export function checkFloatList(fn: string, name: string, value: unknown, length: number, lengthMeaning: string): Float32Array {
-  if (!(value instanceof Float32Array) && !Array.isArray(value)) {
+/**
+ * Checks an array of numbers (`Float32Array` or `number[]`) of a given length, all finite and
+ * at least `min`. Returns a new `Float32Array` copy: each element is read exactly once.
+ */
+export function checkFloatList(
+  fn: string,
+  name: string,
+  value: unknown,
+  length: number,
+  lengthMeaning: string,
+  min = -Infinity,
+): Float32Array {
+  const source = typedArrayKind(value) === "Float32Array" ? plainView(fn, name, value) : value;
+  if (!(source instanceof Float32Array) && !Array.isArray(source)) {
     throw new TypeError(`${fn}: ${name} must be a Float32Array or an array of numbers, got ${describe(value)}.`);
   }
-  if (value.length !== length) {
-    throw new RangeError(`${fn}: ${name}.length must be ${length} (${lengthMeaning}), got ${value.length}.`);
+  if (source.length !== length) {
+    throw new RangeError(`${fn}: ${name}.length must be ${length} (${lengthMeaning}), got ${source.length}.`);
   }
+  const copy = new Float32Array(length);
   for (let i = 0; i < length; i++) {
-    const v: unknown = value[i];
+    const v: unknown = source[i];
     if (typeof v !== "number") {
       throw new TypeError(`${fn}: ${name}[${i}] must be a number, got ${describe(v)}.`);
     }
-    if (!Number.isFinite(v)) {
-      throw new RangeError(`${fn}: ${name}[${i}] must be finite, got ${describe(v)}.`);
+    if (!Number.isFinite(v) || v < min) {
+      const expected = min === -Infinity ? "finite" : `finite and >= ${min}`;
+      throw new RangeError(`${fn}: ${name}[${i}] must be ${expected}, got ${describe(v)}.`);
     }
+    copy[i] = v;
   }
-  return value instanceof Float32Array ? value : Float32Array.from(value as number[]);
+  return copy;
 }
 
 /**
- * Checks integer labels: one per row, each in [0, classes) or equal to `ignoreIndex`.
- * Returns them as an `Int32Array` (the input when it already is one).
+ * Checks integer labels: one per row, each in [0, classes) or equal to `ignoreIndex`. Returns
+ * a new `Int32Array` copy, filled as the labels are checked, so each label is read exactly once.
  */
 export function checkLabels(
   fn: string,
@@ -155,13 +235,19 @@ export function checkLabels(
   classes: number,
   ignoreIndex: number,
 ): Int32Array {
-  if (!(value instanceof Int32Array) && !Array.isArray(value)) {
-    throw new TypeError(`${fn}: ${name} must be an Int32Array or an array of integers, got ${describe(value)}.`);
+  const kind = typedArrayKind(value);
+  if (kind !== "Int32Array" && !Array.isArray(value)) {
+    const hint = kind === undefined ? "" : " Probability targets must be a Float32Array of the logits' length.";
+    throw new TypeError(`${fn}: ${name} must be an Int32Array or an array of integers, got ${describe(value)}.${hint}`);
   }
-  const labels = value as Labels;
+  const labels = kind === "Int32Array" ? new Int32Array(typedArrayBuffer.call(value) as ArrayBuffer, typedArrayByteOffset.call(value) as number, typedArrayLength.call(value) as number) : (value as Labels);
   if (labels.length !== rows) {
-    throw new RangeError(`${fn}: ${name}.length must equal the number of rows (${rows}), got ${labels.length}.`);
+    const hint = Array.isArray(value) && labels.length === rows * classes && rows > 0
+      ? " Probability targets must be a Float32Array, not an array."
+      : "";
+    throw new RangeError(`${fn}: ${name}.length must equal the number of rows (${rows}), got ${labels.length}.${hint}`);
   }
+  const copy = new Int32Array(rows);
   for (let i = 0; i < rows; i++) {
     const y: unknown = labels[i];
     if (typeof y !== "number") {
@@ -175,8 +261,9 @@ export function checkLabels(
         `${fn}: ${name}[${i}] must be in [0, ${classes}) or equal to ignoreIndex (${ignoreIndex}), got ${y}.`,
       );
     }
+    copy[i] = y;
   }
-  return labels instanceof Int32Array ? labels : Int32Array.from(labels);
+  return copy;
 }
 
 /** Checks that two inputs have the same length. */

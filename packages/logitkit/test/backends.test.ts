@@ -226,6 +226,39 @@ describe.each(["wasm", "js"])("%s backend on views and non-finite logits", (name
     expect(Array.from(distilled.grad.subarray(0, 3))).toEqual([0, 0, 0]);
   });
 
+  it("gives a NaN entropy gradient for a +Infinity row", () => {
+    const kit = kits[name];
+    const { loss, grad } = kit.entropyOfLogitsWithGrad(new Float32Array([1, Infinity, 2, 0.5, 1, 2, 3, 4]), {
+      classes: 4,
+      reduction: "none",
+    });
+    expect(loss[0]).toBeNaN();
+    expect(grad.subarray(0, 4).every(Number.isNaN)).toBe(true);
+    expect(grad.subarray(4).some(Number.isNaN)).toBe(false);
+  });
+
+  it("keeps divergences within their mathematical range", () => {
+    const kit = kits[name];
+    const disjoint = new Float32Array([0, -Infinity, -Infinity, 0, 5, -Infinity, -Infinity, 5]);
+    const other = new Float32Array([-Infinity, 0, 0, -Infinity, -Infinity, 5, 5, -Infinity]);
+    const jsd = kit.jsDivergence(disjoint, other, { classes: 4, reduction: "none" });
+    for (const value of jsd) expect(value).toBeLessThanOrEqual(Math.LN2);
+    expect(jsd[0]).toBeCloseTo(Math.LN2, 6);
+
+    const z = randomNormal(3 * 50, 21, 3);
+    for (const value of kit.klDivergence(z, z, { classes: 50, reduction: "none" })) expect(value).toBeGreaterThanOrEqual(0);
+    for (const value of kit.jsDivergence(z, z, { classes: 50, reduction: "none" })) expect(value).toBeGreaterThanOrEqual(0);
+  });
+
+  it("lets a NaN in q poison its row where p is 0", () => {
+    const kit = kits[name];
+    const p = new Float32Array([0, 0.5, 0.5, 0.2, 0.3, 0.5]);
+    const q = new Float32Array([NaN, 0.5, 0.5, 0.2, 0.3, 0.5]);
+    expect(kit.klDivergenceOfProbs(p, q, { classes: 3, reduction: "none" })[0]).toBeNaN();
+    expect(kit.crossEntropyOfProbs(p, q, { classes: 3, reduction: "none" })[0]).toBeNaN();
+    expect(kit.klDivergenceOfProbs(p, q, { classes: 3, reduction: "none" })[1]).toBeCloseTo(0, 7);
+  });
+
   it("gives -Infinity logsumexp and NaN softmax for an all-masked row", () => {
     const kit = kits[name];
     const z = new Float32Array([-Infinity, -Infinity, -Infinity, -Infinity, -Infinity, 1, 2, 3, 4, 5]);

@@ -1,3 +1,4 @@
+import { runInNewContext } from "node:vm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadLogitKit } from "../src/index.js";
 import type { LogitKit } from "../src/index.js";
@@ -27,7 +28,7 @@ const INVALID: Invalid[] = [
   ["non-integer label", (k) => k.crossEntropyWithGrad(z6, [0.5, 1], { classes: 3 }), RangeError, ["target[0]", "integer", "got 0.5"]],
   ["label of another type", (k) => k.crossEntropy(z6, ["a", 1] as never, { classes: 3 }), TypeError, ["target[0]", 'got "a"']],
   ["target of another type", (k) => k.crossEntropy(z6, new Uint8Array(2) as never, { classes: 3 }), TypeError, ["target", "Int32Array", "Uint8Array(2)"]],
-  ["temperature zero", (k) => k.softmax(z6, { classes: 3, temperature: 0 }), RangeError, ["options.temperature", "finite number > 0", "got 0"]],
+  ["temperature zero", (k) => k.softmax(z6, { classes: 3, temperature: 0 }), RangeError, ["options.temperature", "finite number >= 1e-30", "got 0"]],
   ["temperature negative", (k) => k.klDivergence(z6, z6, { classes: 3, temperature: -1 }), RangeError, ["options.temperature", "got -1"]],
   ["temperature NaN", (k) => k.entropyOfLogits(z6, { classes: 3, temperature: NaN }), RangeError, ["options.temperature", "got NaN"]],
   ["temperature Infinity", (k) => k.logSumExp(z6, { classes: 3, temperature: Infinity }), RangeError, ["options.temperature", "got Infinity"]],
@@ -50,6 +51,12 @@ const INVALID: Invalid[] = [
   ["ignoreIndex fractional", (k) => k.crossEntropy(z6, [0, 1], { classes: 3, ignoreIndex: 0.5 }), RangeError, ["options.ignoreIndex", "got 0.5"]],
   ["distillation label out of range", (k) => k.distillationLossWithGrad(z6, z6, { classes: 3, labels: [0, 9] }), RangeError, ["options.labels[1]", "[0, 3)", "got 9"]],
   ["out of the wrong length", (k) => k.softmax(z6, { classes: 3, out: new Float32Array(5) }), RangeError, ["options.out.length", "must be 6", "got 5"]],
+  ["temperature too small for float32", (k) => k.softmax(z6, { classes: 3, temperature: 1e-45 }), RangeError, ["options.temperature", ">= 1e-30", "got 1e-45"]],
+  ["negative class weight", (k) => k.crossEntropy(z6, [0, 1], { classes: 3, weight: [1, -1, 1] }), RangeError, ["options.weight[1]", ">= 0", "got -1"]],
+  ["out overlapping logits", (k) => k.softmax(z6.subarray(0, 3), { classes: 3, out: z6.subarray(2, 5) }), RangeError, ["options.out overlaps logits", "in place"]],
+  ["logSumExp out inside logits", (k) => k.logSumExp(z6, { classes: 3, out: z6.subarray(4, 6) }), RangeError, ["options.out overlaps logits", "separate buffer"]],
+  ["probability targets as an array", (k) => k.crossEntropy(z6, [0.2, 0.3, 0.5, 0.1, 0.1, 0.8], { classes: 3 }), RangeError, ["target.length", "got 6", "must be a Float32Array, not an array"]],
+  ["target a Float64Array", (k) => k.crossEntropy(z6, new Float64Array(6) as never, { classes: 3 }), TypeError, ["Float64Array(6)", "Probability targets must be a Float32Array"]],
   ["logSumExp out of the wrong length", (k) => k.logSumExp(z6, { classes: 3, out: new Float32Array(6) }), RangeError, ["options.out.length", "must be 2", "got 6"]],
 ];
 
@@ -90,7 +97,88 @@ describe.each(["wasm", "js"])("%s backend rejects invalid input", (name) => {
   });
 });
 
+describe.each(["wasm", "js"])("%s backend against hostile arguments", (name) => {
+  let kit: LogitKit;
+  beforeAll(async () => {
+    kit = await loadLogitKit({ backend: name as "wasm" | "js" });
+  });
+
+  it("reads each label once", () => {
+    let reads = 0;
+    const labels = [0, 0];
+    Object.defineProperty(labels, 0, { get: () => (reads++ === 0 ? 1 : 100_000_000), enumerable: true });
+    const loss = kit.crossEntropy(z6, labels, { classes: 3, reduction: "none" });
+    expect(reads).toBe(1);
+    expect(loss[0]).toBeCloseTo(kit.crossEntropy(z6, [1, 0], { classes: 3, reduction: "none" })[0], 6);
+  });
+
+  it("reads each option once", () => {
+    let reads = 0;
+    const options = { get classes() { return reads++ === 0 ? 3 : 1_000_000; } };
+    const probs = kit.softmax(z6, options);
+    expect(reads).toBe(1);
+    expect(probs.length).toBe(6);
+    expect(probs[2]).toBeCloseTo(Math.exp(3) / (Math.exp(1) + Math.exp(2) + Math.exp(3)), 6);
+  });
+
+  it("ignores an own length property on the logits", () => {
+    const z = z6.slice();
+    Object.defineProperty(z, "length", { value: 600 });
+    expect(kit.softmax(z, { classes: 3 }).length).toBe(6);
+  });
+
+  it("never calls a Float32Array subclass's code", () => {
+    let calls = 0;
+    class Spy extends Float32Array {
+      override subarray(...args: Parameters<Float32Array["subarray"]>) {
+        calls++;
+        return super.subarray(...args);
+      }
+      override set(...args: Parameters<Float32Array["set"]>) {
+        calls++;
+        super.set(...args);
+      }
+    }
+    const z = new Spy(z6);
+    const out = new Spy(6);
+    calls = 0;
+    kit.softmax(z, { classes: 3, out });
+    kit.crossEntropyWithGrad(z, [0, 1], { classes: 3 });
+    expect(calls).toBe(0);
+    expect(out[2]).toBeCloseTo(Math.exp(3) / (Math.exp(1) + Math.exp(2) + Math.exp(3)), 6);
+  });
+
+  it("rejects a detached input by name", () => {
+    const z = new Float32Array(6);
+    structuredClone(z.buffer, { transfer: [z.buffer] });
+    expect(() => kit.softmax(z, { classes: 3 })).toThrow(TypeError);
+    expect(() => kit.softmax(z, { classes: 3 })).toThrow("logits is backed by a detached ArrayBuffer");
+  });
+
+  it("accepts a Float32Array from another realm", () => {
+    const foreign = runInNewContext("new Float32Array([1, 2, 3, 4, 5, 6])") as Float32Array;
+    expect(Array.from(kit.softmax(foreign, { classes: 3 }))).toEqual(Array.from(kit.softmax(z6, { classes: 3 })));
+  });
+
+  it("rejects a non-enumerable unknown option", () => {
+    const options = { classes: 3 };
+    Object.defineProperty(options, "temprature", { value: 2, enumerable: false });
+    expect(() => kit.softmax(z6, options)).toThrow('unknown option "temprature"');
+  });
+
+  it("computes softmax in place when out is logits", () => {
+    const z = z6.slice();
+    const expected = kit.softmax(z6, { classes: 3 });
+    expect(kit.softmax(z, { classes: 3, out: z })).toBe(z);
+    expect(Array.from(z)).toEqual(Array.from(expected));
+  });
+});
+
 describe("loadLogitKit", () => {
+  it("names its own options in errors", async () => {
+    await expect(loadLogitKit("js" as never)).rejects.toThrow('options must be an object such as { backend: "auto" }, got "js"');
+  });
+
   it("rejects an unknown backend", async () => {
     await expect(loadLogitKit({ backend: "gpu" as never })).rejects.toThrow(RangeError);
     await expect(loadLogitKit({ backend: "gpu" as never })).rejects.toThrow('options.backend must be "auto", "wasm" or "js", got "gpu"');

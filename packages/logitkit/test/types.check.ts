@@ -16,6 +16,11 @@ export function checkResultTypes(kit: LogitKit, z: Float32Array, labels: Int32Ar
   });
   const distilled: number = kit.distillationLoss(z, z, { classes: 3, labels: [0, 1], alpha: 0.3 });
 
+  const either: "none" | "sum" = Math.random() < 0.5 ? "none" : "sum";
+  const mixed: number | Float32Array = kit.klDivergence(z, z, { classes: 3, reduction: either });
+  // @ts-expect-error: with a reduction that may be "none", the result may be a Float32Array.
+  const notOnlyNumber: number = kit.klDivergence(z, z, { classes: 3, reduction: either });
+
   // @ts-expect-error: a reduced loss is a number, not one value per row.
   const wrong: Float32Array = kit.crossEntropy(z, labels, { classes: 3 });
 
@@ -28,5 +33,5 @@ export function checkResultTypes(kit: LogitKit, z: Float32Array, labels: Int32Ar
   // @ts-expect-error: gradOutput belongs to the ...WithGrad functions.
   kit.klDivergence(z, z, { classes: 3, gradOutput: [1] });
 
-  void [reduced, perRow, summed, entropyRows, fused, distilled, wrong];
+  void [reduced, perRow, summed, entropyRows, fused, distilled, wrong, mixed, notOnlyNumber];
 }

@@ -93,7 +93,12 @@ function probsRows(
     // q = 0 gives +Infinity through log 0 = -Infinity.
     for (let i = base, end = base + classes; i < end; i++) {
       const pi = p[i];
-      if (pi === 0) continue;
+
+      // A NaN in q still poisons the row where p = 0, as NaN anywhere in a row does.
+      if (pi === 0) {
+        if (q !== null && q[i] !== q[i]) acc = NaN;
+        continue;
+      }
       if (kind === PROBS_ENTROPY) acc -= pi * Math.log(pi);
       else if (kind === PROBS_CROSS_ENTROPY) acc -= pi * Math.log(q![i]);
       else acc += pi * (Math.log(pi) - Math.log(q![i]));
@@ -129,8 +134,13 @@ function entropyLogitsRows(
     const mean = weighted / sum;
     rowLoss[r] = Math.log(sum) - mean;
 
-    // dH/dx_j = -p_j (log p_j + H) = p_j (A / S - x_j), exactly 0 where p_j = 0.
+    // dH/dx_j = -p_j (log p_j + H) = p_j (A / S - x_j), exactly 0 where p_j = 0. A NaN row
+    // (NaN or +Infinity logits, or all masked) gets a NaN gradient everywhere.
     if (gradScale === null || grad === null) continue;
+    if (mean !== mean) {
+      grad.fill(NaN, base, end);
+      continue;
+    }
     const scale = (gradScale[r] * invT) / sum;
     for (let i = base; i < end; i++) {
       const x = (z[i] - m) * invT;

@@ -21,6 +21,11 @@ const PAGE_BYTES = 65536;
 
 type Pointer = number;
 
+/** Rounds up to a multiple of 16 with float arithmetic, since `& ~15` wraps at 2^31. */
+function align16(bytes: number): number {
+  return Math.ceil(bytes / 16) * 16;
+}
+
 interface KernelExports {
   memory: WebAssembly.Memory;
   heap_base(): number;
@@ -148,7 +153,7 @@ export async function loadWasmKernels(): Promise<RowKernels> {
 }
 
 function createWasmKernels(wasm: KernelExports): RowKernels {
-  const heapBase = (wasm.heap_base() + 15) & ~15;
+  const heapBase = align16(wasm.heap_base());
 
   /** Grows the memory so that `[0, end)` is addressable. */
   function ensureMemory(end: number): void {
@@ -236,7 +241,7 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
         pointers[i] = b.data === null ? 0 : end;
         if (b.data === null) continue;
         const length = b.perRow === 0 ? b.data.length : b.perRow * count;
-        end = (end + length * b.data.BYTES_PER_ELEMENT + 15) & ~15;
+        end = align16(end + length * b.data.BYTES_PER_ELEMENT);
       }
       ensureMemory(end);
 
