@@ -12,6 +12,7 @@ import {
   formatRecordsTable,
   formatStatsTable,
   machineInfo,
+  prepareJsonPath,
   writeJsonReport,
   type JsonReport,
 } from "./report.js";
@@ -54,6 +55,12 @@ async function main(argv: readonly string[]): Promise<number> {
   // relative --json path to land.
   const jsonPath =
     options.jsonPath === undefined ? defaultJsonPath(startDate) : resolve(process.env.INIT_CWD ?? process.cwd(), options.jsonPath);
+  const jsonProblem = prepareJsonPath(jsonPath, options.jsonPath === undefined);
+  if (jsonProblem !== null) {
+    process.stderr.write(`error: --json: cannot write the JSON results to ${jsonPath}: ${jsonProblem}
+`);
+    return 2;
+  }
 
   let loadLogitKit: LoadLogitKit;
   try {

@@ -1,7 +1,7 @@
 /**
  * Result records, the text tables printed to stdout and the JSON report.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, statSync, writeFileSync } from "node:fs";
 import { cpus, availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -206,10 +206,28 @@ export function formatDiffTable(diffs: readonly BackendDiff[]): string {
   );
 }
 
-/** Writes the report as indented JSON, creating the directory; NaN and infinities become strings. */
-export function writeJsonReport(path: string, report: JsonReport): void {
-  mkdirSync(dirname(path), { recursive: true });
+/**
+ * Checks before the benchmark runs that the JSON results can be written to `path`, and returns
+ * an error message when they cannot. The default results directory is created; a directory
+ * named by the user must exist, because Node 20's recursive mkdir loops forever under /proc.
+ */
+export function prepareJsonPath(path: string, isDefault: boolean): string | null {
+  const directory = dirname(path);
+  try {
+    if (isDefault) mkdirSync(directory, { recursive: true });
+    else if (!statSync(directory).isDirectory()) return `${directory} is not a directory`;
 
+    // Opening for append creates the file if needed and fails early on a directory or a
+    // read-only location, without truncating an existing file.
+    closeSync(openSync(path, "a"));
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/** Writes the report as indented JSON; NaN and infinities become strings. */
+export function writeJsonReport(path: string, report: JsonReport): void {
   // JSON has no NaN or Infinity, and JSON.stringify would turn them into null without notice.
   const text = JSON.stringify(
     report,

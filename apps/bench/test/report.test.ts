@@ -10,6 +10,7 @@ import {
   formatRecordsTable,
   formatTable,
   melemPerSec,
+  prepareJsonPath,
   writeJsonReport,
   type BenchRecord,
   type JsonReport,
@@ -88,13 +89,13 @@ describe("defaultJsonPath", () => {
 });
 
 describe("writeJsonReport", () => {
-  it("creates the directory and keeps non-finite numbers as strings", () => {
+  it("keeps non-finite numbers as strings", () => {
     const dir = mkdtempSync(join(tmpdir(), "logitkit-bench-report-"));
-    const path = join(dir, "nested", "report.json");
+    const path = join(dir, "report.json");
     const report: JsonReport = {
       machine: { cpu: "test cpu", cores: 2, node: "v20", platform: "linux-x64" },
       date: "2025-01-02T03:04:05.678Z",
-      command: "tsx src/cli.ts",
+      command: "pnpm bench",
       options: {},
       backends: { js: "loaded" },
       totalSeconds: 1.5,
@@ -115,5 +116,21 @@ describe("writeJsonReport", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("prepareJsonPath", () => {
+  it("rejects a missing directory before the run", () => {
+    const problem = prepareJsonPath(join(tmpdir(), "logitkit-missing-dir", "x.json"), false);
+    expect(problem).not.toBeNull();
+  });
+
+  it("rejects a path that is a directory", () => {
+    expect(prepareJsonPath(tmpdir(), false)).not.toBeNull();
+  });
+
+  it("accepts a file in an existing directory", () => {
+    const path = join(mkdtempSync(join(tmpdir(), "logitkit-json-")), "results.json");
+    expect(prepareJsonPath(path, false)).toBeNull();
   });
 });

@@ -23,13 +23,22 @@ export interface VectorCase {
 
 const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
-/** Directory of the vectors; undefined when it does not exist. */
+/** Directory of the vectors: LOGITKIT_VECTORS when set, else `shared/vectors` beside the repository. */
 export function vectorsDirectory(): string {
-  return process.env.LOGITKIT_VECTORS ?? resolve(repositoryRoot, "../shared/vectors");
+  return process.env.LOGITKIT_VECTORS || resolve(repositoryRoot, "../shared/vectors");
 }
 
 export function vectorsAvailable(): boolean {
   return existsSync(vectorsDirectory());
+}
+
+/**
+ * Whether a missing vectors directory must fail the run instead of skipping: under CI
+ * (CI=true or CI=1), and whenever LOGITKIT_VECTORS names a directory explicitly.
+ */
+export function vectorsRequired(): boolean {
+  const ci = process.env.CI === "true" || process.env.CI === "1";
+  return ci || Boolean(process.env.LOGITKIT_VECTORS);
 }
 
 const CASE_KEYS = new Set(["id", "op", "rows", "classes", "inputs", "options", "expected", "tolerance", "reference"]);
