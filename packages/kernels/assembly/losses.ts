@@ -292,8 +292,73 @@ function shifted_lse(zr: usize, classes: i32, m: f32, invT: f32): f32 {
   return <f32>Math.log(f32_raddstoreexpminusmax(zr, 0, classes, m, invT));
 }
 
+// KL divergence in a form that keeps its relative accuracy when P and Q are close.
+//
+// The direct sum of P (log P - log Q) adds terms of size |log P - log Q| ~ eps whose total is
+// only ~eps^2, so float32 rounding of each log-probability (about 1e-7 of its magnitude)
+// swamps a small KL. With d = x_q - x_p (shifted, scaled logits), weights e = exp(x_p) and
+// S = sum e:
+//   u = sum e d / S,  v = sum e h(d) / S with h(d) = e^d - 1 - d >= 0,  w = u + v,
+//   KL = -u + log(sum e e^d / S) = -u + log1p(w) = v + (log1p(w) - w).
+// v is a sum of non-negative terms and log1p(w) - w ~ -w^2 / 2 is computed in float64, so no
+// step cancels. h(d) comes from its Taylor series for |d| <= 0.5 and from e^{x_q} - e - e d
+// (bounded by 1, no overflow) beyond.
+
+// @ts-ignore: decorator
+@inline const SERIES_LIMIT: f32 = 0.5;
+
+/** Returns h(d) / d^2 = 1/2 + d/6 + ... + d^8/10!, whose truncation error is below 1e-9 relative for |d| <= 0.5. */
+// @ts-ignore: decorator
+@inline
+function expm1_minus_x_over_x2(d: v128): v128 {
+  let p = f32x4.add(f32x4.mul(d, f32x4.splat(<f32>(1.0 / 3628800.0))), f32x4.splat(<f32>(1.0 / 362880.0)));
+  p = f32x4.add(f32x4.mul(p, d), f32x4.splat(<f32>(1.0 / 40320.0)));
+  p = f32x4.add(f32x4.mul(p, d), f32x4.splat(<f32>(1.0 / 5040.0)));
+  p = f32x4.add(f32x4.mul(p, d), f32x4.splat(<f32>(1.0 / 720.0)));
+  p = f32x4.add(f32x4.mul(p, d), f32x4.splat(<f32>(1.0 / 120.0)));
+  p = f32x4.add(f32x4.mul(p, d), f32x4.splat(<f32>(1.0 / 24.0)));
+  p = f32x4.add(f32x4.mul(p, d), f32x4.splat(<f32>(1.0 / 6.0)));
+  return f32x4.add(f32x4.mul(p, d), f32x4.splat(0.5));
+}
+
+/** Returns the lanes' terms e d of u, 0 where e = 0 (masked in P). */
+// @ts-ignore: decorator
+@inline
+function kl_linear_terms(e: v128, d: v128): v128 {
+  return where_nonzero(f32x4.mul(e, d), e);
+}
+
+/** Returns the lanes' terms e h(d) of v, 0 where e = 0; `eq` = exp(x_q) = e e^d. */
+// @ts-ignore: decorator
+@inline
+function kl_excess_terms(e: v128, d: v128, eq: v128): v128 {
+  const series = f32x4.mul(f32x4.mul(e, f32x4.mul(d, d)), expm1_minus_x_over_x2(d));
+  const direct = f32x4.sub(f32x4.sub(eq, e), f32x4.mul(e, d));
+  const small = f32x4.le(f32x4.abs(d), f32x4.splat(SERIES_LIMIT));
+  return where_nonzero(v128.bitselect(series, direct, small), e);
+}
+
+/** Returns log1p(w) - w in float64 without cancellation for small |w|. */
+function log1p_minus_x(w: f64): f64 {
+  if (Math.abs(w) < 1e-3) {
+    // -w^2/2 + w^3/3 - w^4/4 + w^5/5; the next term is below 3e-13 of the result.
+    return w * w * (-0.5 + w * (1.0 / 3.0 + w * (-0.25 + w * 0.2)));
+  }
+  return Math.log1p(w) - w;
+}
+
+/** Returns KL = v + (log1p(u + v) - (u + v)) from the sums S = sum e, U = sum e d, V = sum e h(d). */
+function kl_from_sums(sum: f64, linear: f64, excess: f64): f64 {
+  const u = linear / sum;
+  const v = excess / sum;
+
+  // A class with P > 0 and Q = 0 makes v infinite (and u -Infinity): the divergence is infinite.
+  if (v == Infinity) return Infinity;
+  return v + log1p_minus_x(u + v);
+}
+
 /**
- * D_KL(P ‖ Q) per row from logits: sum_c P_c (log P_c - log Q_c), terms with P_c = 0 masked.
+ * D_KL(P ‖ Q) per row from logits, by kl_from_sums above; classes with P = 0 add nothing.
  * Gradient with respect to the q logits: (Q - P) / T.
  */
 export function f32_kl_logits_rows(
@@ -315,26 +380,45 @@ export function f32_kl_logits_rows(
     const gr = grad + <usize>r * rowBytes;
     const pm = f32_rmax(pr, classes);
     const qm = f32_rmax(qr, classes);
-    const pl = shifted_lse(pr, classes, pm, invT);
-    const ql = shifted_lse(qr, classes, qm, invT);
     const vpm = f32x4.splat(pm);
     const vqm = f32x4.splat(qm);
-    const vpl = f32x4.splat(pl);
-    const vql = f32x4.splat(ql);
-    const scale = f32x4.splat(gradScale == 0 ? 0 : load<f32>(gradScale + (<usize>r << 2)) * invT);
+    const shift = f32x4.splat(qm - pm);
+    const sum = f32_raddstoreexpminusmax(pr, 0, classes, pm, invT);
 
-    let acc0 = f64x2.splat(0);
-    let acc1 = acc0;
-    for (let i = 0; i < classes; i += 4) {
-      const logP = log_softmax_lanes(pr, i, classes, vpm, vt, vpl);
-      const logQ = log_softmax_lanes(qr, i, classes, vqm, vt, vql);
-      const pi = exp_f32x4_rr2_p5(logP);
-      const term = where_nonzero(f32x4.mul(pi, f32x4.sub(logP, logQ)), pi);
-      acc0 = f64x2.add(acc0, widen_low(term));
-      acc1 = f64x2.add(acc1, widen_high(term));
-      if (gradScale != 0) store_lanes(gr, i, classes, f32x4.mul(scale, f32x4.sub(exp_f32x4_rr2_p5(logQ), pi)));
+    // Q and P for the gradient; Q's sum is only needed then.
+    const invSumP = f32x4.splat(<f32>(1.0 / sum));
+    let invSumQ = f32x4.splat(0);
+    let scale = f32x4.splat(0);
+    if (gradScale != 0) {
+      invSumQ = f32x4.splat(<f32>(1.0 / f32_raddstoreexpminusmax(qr, 0, classes, qm, invT)));
+      scale = f32x4.splat(load<f32>(gradScale + (<usize>r << 2)) * invT);
     }
-    store<f64>(rowLoss + (<usize>r << 3), sum_f64x2(f64x2.add(acc0, acc1)));
+
+    let lin0 = f64x2.splat(0);
+    let lin1 = lin0;
+    let exc0 = lin0;
+    let exc1 = lin0;
+    for (let i = 0; i < classes; i += 4) {
+      const zp = load_lanes(pr, i, classes, -Infinity);
+      const zq = load_lanes(qr, i, classes, -Infinity);
+      const e = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(zp, vpm), vt));
+      const eq = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(zq, vqm), vt));
+
+      // d = x_q - x_p from the raw difference, exact when the logits are close.
+      const d = f32x4.mul(f32x4.sub(f32x4.sub(zq, zp), shift), vt);
+      const linear = kl_linear_terms(e, d);
+      const excess = kl_excess_terms(e, d, eq);
+      lin0 = f64x2.add(lin0, widen_low(linear));
+      lin1 = f64x2.add(lin1, widen_high(linear));
+      exc0 = f64x2.add(exc0, widen_low(excess));
+      exc1 = f64x2.add(exc1, widen_high(excess));
+
+      if (gradScale != 0) {
+        store_lanes(gr, i, classes, f32x4.mul(scale, f32x4.sub(f32x4.mul(eq, invSumQ), f32x4.mul(e, invSumP))));
+      }
+    }
+    const kl = kl_from_sums(sum, sum_f64x2(f64x2.add(lin0, lin1)), sum_f64x2(f64x2.add(exc0, exc1)));
+    store<f64>(rowLoss + (<usize>r << 3), kl);
   }
 }
 
@@ -343,6 +427,9 @@ export function f32_kl_logits_rows(
  * beta KL(P ‖ M) + (1 - beta) KL(Q ‖ M); beta = 0 is KL(P ‖ Q) and beta = 1 is KL(Q ‖ P).
  * Gradient: Q_j (h_j - sum_i Q_i h_i) / T with h = (1 - beta)(log Q - log M), or
  * h = log Q - log P for beta = 1; h is kept in `grad` between the last two passes.
+ *
+ * NOTE: the loss sums P log(P / M) term by term in float32, so between close P and Q (a JSD
+ * below about 1e-6) its relative error grows like 1e-8 / JSD; KL avoids this (kl_from_sums).
  */
 export function f32_js_divergence_rows(
   p: usize,
@@ -459,8 +546,10 @@ export function f32_distillation_rows(
     const tm = f32_rmax(tr, classes);
     const vsm = f32x4.splat(sm);
     const vtm = f32x4.splat(tm);
-    const vsl = f32x4.splat(shifted_lse(sr, classes, sm, invT));
-    const vtl = f32x4.splat(shifted_lse(tr, classes, tm, invT));
+    const shift = f32x4.splat(sm - tm);
+    const teacherSum = f32_raddstoreexpminusmax(tr, 0, classes, tm, invT);
+    const invTeacherSum = f32x4.splat(<f32>(1.0 / teacherSum));
+    const invStudentSum = f32x4.splat(<f32>(1.0 / f32_raddstoreexpminusmax(sr, 0, classes, sm, invT)));
 
     // The hard term uses the student at temperature 1.
     const sl1 = hasHard ? shifted_lse(sr, classes, sm, 1) : 0;
@@ -469,25 +558,34 @@ export function f32_distillation_rows(
     const softScale = f32x4.splat(<f32>(<f64>scale * <f64>alpha * temperature));
     const hardScale = f32x4.splat(scale * hardWeight);
 
-    let kl0 = f64x2.splat(0);
-    let kl1 = kl0;
+    // KL(P_T ‖ Q_T) by kl_from_sums, with P the teacher and Q the student.
+    let lin0 = f64x2.splat(0);
+    let lin1 = lin0;
+    let exc0 = lin0;
+    let exc1 = lin0;
     for (let i = 0; i < classes; i += 4) {
       const s = load_lanes(sr, i, classes, -Infinity);
-      const logP = log_softmax_lanes(tr, i, classes, vtm, vt, vtl);
-      const logQ = f32x4.sub(f32x4.mul(f32x4.sub(s, vsm), vt), vsl);
-      const pi = exp_f32x4_rr2_p5(logP);
-      const term = where_nonzero(f32x4.mul(pi, f32x4.sub(logP, logQ)), pi);
-      kl0 = f64x2.add(kl0, widen_low(term));
-      kl1 = f64x2.add(kl1, widen_high(term));
+      const t = load_lanes(tr, i, classes, -Infinity);
+      const e = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(t, vtm), vt));
+      const es = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(s, vsm), vt));
+      const d = f32x4.mul(f32x4.sub(f32x4.sub(s, t), shift), vt);
+      const linear = kl_linear_terms(e, d);
+      const excess = kl_excess_terms(e, d, es);
+      lin0 = f64x2.add(lin0, widen_low(linear));
+      lin1 = f64x2.add(lin1, widen_high(linear));
+      exc0 = f64x2.add(exc0, widen_low(excess));
+      exc1 = f64x2.add(exc1, widen_high(excess));
 
       if (gradScale != 0) {
-        let g = f32x4.mul(softScale, f32x4.sub(exp_f32x4_rr2_p5(logQ), pi));
+        const qt = f32x4.mul(es, invStudentSum);
+        let g = f32x4.mul(softScale, f32x4.sub(qt, f32x4.mul(e, invTeacherSum)));
         if (hasHard) g = f32x4.add(g, f32x4.mul(hardScale, exp_f32x4_rr2_p5(f32x4.sub(f32x4.sub(s, vsm), vsl1))));
         store_lanes(gr, i, classes, g);
       }
     }
+    const kl = kl_from_sums(teacherSum, sum_f64x2(f64x2.add(lin0, lin1)), sum_f64x2(f64x2.add(exc0, exc1)));
 
-    let loss = softWeight * sum_f64x2(f64x2.add(kl0, kl1));
+    let loss = softWeight * kl;
     if (hasHard) {
       const sy = load<f32>(sr + (<usize>y << 2));
       loss += <f64>hardWeight * (<f64>sl1 - <f64>(sy - sm));

@@ -259,6 +259,41 @@ function crossEntropyTargetsRows(
   }
 }
 
+/**
+ * Returns e h(d) with h(d) = e^d - 1 - d >= 0, where `eq` = e e^d: by the Taylor series of h
+ * for |d| <= 0.5, else directly. See klFromSums.
+ */
+function klExcessTerm(e: number, d: number, eq: number): number {
+  if (Math.abs(d) > 0.5) return eq - e - e * d;
+  let p = d / 3628800 + 1 / 362880;
+  p = p * d + 1 / 40320;
+  p = p * d + 1 / 5040;
+  p = p * d + 1 / 720;
+  p = p * d + 1 / 120;
+  p = p * d + 1 / 24;
+  p = p * d + 1 / 6;
+  p = p * d + 0.5;
+  return e * d * d * p;
+}
+
+/** Returns log1p(w) - w without cancellation for small |w|. */
+function log1pMinusX(w: number): number {
+  if (Math.abs(w) < 1e-3) return w * w * (-0.5 + w * (1 / 3 + w * (-0.25 + w * 0.2)));
+  return Math.log1p(w) - w;
+}
+
+/**
+ * Returns KL(P ‖ Q) from S = sum e, U = sum e d and V = sum e h(d), where e = exp(x_p) and
+ * d = x_q - x_p: KL = v + (log1p(u + v) - (u + v)) with u = U / S, v = V / S. Unlike the sum
+ * of P (log P - log Q), no step cancels, so a small KL between close P and Q stays accurate.
+ */
+function klFromSums(sum: number, linear: number, excess: number): number {
+  const u = linear / sum;
+  const v = excess / sum;
+  if (v === Infinity) return Infinity;
+  return v + log1pMinusX(u + v);
+}
+
 function klLogitsRows(
   pz: Float32Array,
   qz: Float32Array,
@@ -274,20 +309,25 @@ function klLogitsRows(
     const end = base + classes;
     const pm = rowMax(pz, base, classes);
     const qm = rowMax(qz, base, classes);
-    const pl = shiftedLse(pz, base, classes, pm, invT);
-    const ql = shiftedLse(qz, base, classes, qm, invT);
-    const scale = gradScale === null ? 0 : gradScale[r] * invT;
+    const sum = Math.exp(shiftedLse(pz, base, classes, pm, invT));
+    const hasGrad = gradScale !== null && grad !== null;
+    const invSumQ = hasGrad ? Math.exp(-shiftedLse(qz, base, classes, qm, invT)) : 0;
+    const scale = hasGrad ? gradScale[r] * invT : 0;
 
-    // KL = sum P (log P - log Q) with log P = x_p - L_p; classes with P = 0 add nothing.
-    let loss = 0;
+    // Classes with P = 0 (e = 0) add nothing to either sum.
+    let linear = 0;
+    let excess = 0;
     for (let i = base; i < end; i++) {
-      const logP = (pz[i] - pm) * invT - pl;
-      const logQ = (qz[i] - qm) * invT - ql;
-      const pi = Math.exp(logP);
-      if (pi !== 0) loss += pi * (logP - logQ);
-      if (grad !== null && gradScale !== null) grad[i] = scale * (Math.exp(logQ) - pi);
+      const e = Math.exp((pz[i] - pm) * invT);
+      const eq = Math.exp((qz[i] - qm) * invT);
+      const d = (qz[i] - pz[i] - (qm - pm)) * invT;
+      if (e !== 0) {
+        linear += e * d;
+        excess += klExcessTerm(e, d, eq);
+      }
+      if (hasGrad) grad[i] = scale * (eq * invSumQ - e / sum);
     }
-    rowLoss[r] = loss;
+    rowLoss[r] = klFromSums(sum, linear, excess);
   }
 }
 
@@ -383,33 +423,40 @@ function distillationRows(
 
     const sm = rowMax(sz, base, classes);
     const tm = rowMax(tz, base, classes);
-    const sl = shiftedLse(sz, base, classes, sm, invT);
-    const tl = shiftedLse(tz, base, classes, tm, invT);
+    const teacherSum = Math.exp(shiftedLse(tz, base, classes, tm, invT));
+    const studentSum = Math.exp(shiftedLse(sz, base, classes, sm, invT));
 
     // The hard term uses the student at temperature 1: CE = L_1 - (s_y - max s).
     const hasHard = labels !== null && hardWeight !== 0;
     const sl1 = hasHard ? shiftedLse(sz, base, classes, sm, 1) : 0;
-    const scale = gradScale === null ? 0 : gradScale[r];
+    const hasGrad = gradScale !== null && grad !== null;
+    const scale = hasGrad ? gradScale[r] : 0;
 
-    let kl = 0;
+    // KL(P_T ‖ Q_T) by klFromSums, with P the teacher and Q the student.
+    let linear = 0;
+    let excess = 0;
     for (let i = base; i < end; i++) {
-      const logP = (tz[i] - tm) * invT - tl;
-      const logQ = (sz[i] - sm) * invT - sl;
-      const pi = Math.exp(logP);
-      if (pi !== 0) kl += pi * (logP - logQ);
+      const e = Math.exp((tz[i] - tm) * invT);
+      const es = Math.exp((sz[i] - sm) * invT);
+      const d = (sz[i] - tz[i] - (sm - tm)) * invT;
+      if (e !== 0) {
+        linear += e * d;
+        excess += klExcessTerm(e, d, es);
+      }
 
       // d(alpha T^2 KL)/ds = alpha T (Q_T - P_T); d CE / ds = Q_1 - onehot(y).
-      if (grad !== null && gradScale !== null) {
-        let g = alpha * temperature * (Math.exp(logQ) - pi);
+      if (hasGrad) {
+        let g = alpha * temperature * (es / studentSum - e / teacherSum);
         if (hasHard) g += hardWeight * Math.exp(sz[i] - sm - sl1);
         grad[i] = scale * g;
       }
     }
+    const kl = klFromSums(teacherSum, linear, excess);
 
     let loss = softWeight * kl;
     if (hasHard) loss += hardWeight * (sl1 - (sz[base + y] - sm));
     rowLoss[r] = loss;
-    if (hasHard && grad !== null && gradScale !== null) grad[base + y] -= scale * hardWeight;
+    if (hasHard && hasGrad) grad[base + y] -= scale * hardWeight;
   }
 }
 
