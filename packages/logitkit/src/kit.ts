@@ -23,6 +23,17 @@ import {
 
 const ALL_REDUCTIONS: readonly Reduction[] = ["none", "sum", "mean", "batchmean"];
 
+// The options each function accepts, listed once so that calls allocate no arrays.
+const ELEMENTWISE_OPTIONS = ["classes", "temperature", "out"];
+const PROBS_OPTIONS = ["classes", "reduction"];
+const REDUCED_OPTIONS = ["classes", "temperature", "reduction"]; // entropy of logits and KL
+const REDUCED_GRAD_OPTIONS = [...REDUCED_OPTIONS, "gradOutput"];
+const JS_DIVERGENCE_OPTIONS = [...REDUCED_OPTIONS, "beta"];
+const JS_DIVERGENCE_GRAD_OPTIONS = [...JS_DIVERGENCE_OPTIONS, "gradOutput"];
+const CROSS_REDUCED_OPTIONS = ["classes", "reduction", "weight", "ignoreIndex", "labelSmoothing", "temperature"];
+const CROSS_REDUCED_GRAD_OPTIONS = [...CROSS_REDUCED_OPTIONS, "gradOutput"];
+const DISTILLATION_OPTIONS = ["classes", "temperature", "alpha", "labels", "ignoreIndex"];
+
 /**
  * Clamps each row value into [lower, upper], the mathematical range of the measure, which
  * float32 rounding can leave by a few ulp (a KL of -1e-9, a JSD of log 2 + 2e-9). NaN stays NaN.
@@ -96,7 +107,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
     options: unknown,
   ): Float32Array {
     const z = checkFloat32(fn, "logits", logits);
-    const o = checkOptions(fn, options, ["classes", "temperature", "out"]);
+    const o = checkOptions(fn, options, ELEMENTWISE_OPTIONS);
     const rows = checkShape(fn, "logits", z.length, o.classes);
     const temperature = checkTemperature(fn, o.temperature);
     const perRow = kernel === "logSumExpRows";
@@ -118,7 +129,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
   function probs(fn: string, kind: ProbsKind, p: unknown, q: unknown, options: unknown): number | Float32Array {
     const pa = checkFloat32(fn, kind === PROBS_ENTROPY ? "probs" : "p", p);
     const qa = kind === PROBS_ENTROPY ? null : checkFloat32(fn, "q", q);
-    const o = checkOptions(fn, options, ["classes", "reduction"]);
+    const o = checkOptions(fn, options, PROBS_OPTIONS);
     const rows = checkShape(fn, kind === PROBS_ENTROPY ? "probs" : "p", pa.length, o.classes);
     if (qa !== null) checkSameLength(fn, "q", qa, "p", pa.length);
     const reduction = checkReduction(fn, o.reduction, "batchmean", ALL_REDUCTIONS);
@@ -131,8 +142,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
 
   function entropyOfLogits(fn: string, withGrad: boolean, logits: unknown, options: unknown) {
     const z = checkFloat32(fn, "logits", logits);
-    const allowed = ["classes", "temperature", "reduction"];
-    const o = checkOptions(fn, options, withGrad ? [...allowed, "gradOutput"] : allowed);
+    const o = checkOptions(fn, options, withGrad ? REDUCED_GRAD_OPTIONS : REDUCED_OPTIONS);
     const rows = checkShape(fn, "logits", z.length, o.classes);
     const temperature = checkTemperature(fn, o.temperature);
     const reduction = checkReduction(fn, o.reduction, "batchmean", ALL_REDUCTIONS);
@@ -150,8 +160,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
 
   function crossEntropy(fn: string, withGrad: boolean, logits: unknown, target: unknown, options: unknown) {
     const z = checkFloat32(fn, "logits", logits);
-    const allowed = ["classes", "reduction", "weight", "ignoreIndex", "labelSmoothing", "temperature"];
-    const o = checkOptions(fn, options, withGrad ? [...allowed, "gradOutput"] : allowed);
+    const o = checkOptions(fn, options, withGrad ? CROSS_REDUCED_GRAD_OPTIONS : CROSS_REDUCED_OPTIONS);
     const rows = checkShape(fn, "logits", z.length, o.classes);
     const classes = o.classes as number;
     const reduction = checkReduction(fn, o.reduction, "mean", ALL_REDUCTIONS);
@@ -214,8 +223,9 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
   function pairOfLogits(fn: string, withGrad: boolean, isJensenShannon: boolean, pLogits: unknown, qLogits: unknown, options: unknown) {
     const p = checkFloat32(fn, "pLogits", pLogits);
     const q = checkFloat32(fn, "qLogits", qLogits);
-    const allowed = isJensenShannon ? ["classes", "temperature", "reduction", "beta"] : ["classes", "temperature", "reduction"];
-    const o = checkOptions(fn, options, withGrad ? [...allowed, "gradOutput"] : allowed);
+    let allowed = isJensenShannon ? JS_DIVERGENCE_OPTIONS : REDUCED_OPTIONS;
+    if (withGrad) allowed = isJensenShannon ? JS_DIVERGENCE_GRAD_OPTIONS : REDUCED_GRAD_OPTIONS;
+    const o = checkOptions(fn, options, allowed);
     const rows = checkShape(fn, "pLogits", p.length, o.classes);
     checkSameLength(fn, "qLogits", q, "pLogits", p.length);
     const classes = o.classes as number;
@@ -240,7 +250,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
   function distillation(fn: string, withGrad: boolean, student: unknown, teacher: unknown, options: unknown) {
     const s = checkFloat32(fn, "studentLogits", student);
     const t = checkFloat32(fn, "teacherLogits", teacher);
-    const o = checkOptions(fn, options, ["classes", "temperature", "alpha", "labels", "ignoreIndex"]);
+    const o = checkOptions(fn, options, DISTILLATION_OPTIONS);
     const rows = checkShape(fn, "studentLogits", s.length, o.classes);
     checkSameLength(fn, "teacherLogits", t, "studentLogits", s.length);
     const classes = o.classes as number;

@@ -2,6 +2,7 @@
  * Argument checks shared by every operation. Each check throws before any work is done, with a
  * message that names the argument, the expected value and the actual one.
  */
+import { bufferOf, byteOffsetOf, lengthOf, typedArrayKind } from "./intrinsics.js";
 import type { Labels, Reduction } from "./types.js";
 
 /** Formats a value for an error message: the type and a short preview. */
@@ -11,34 +12,67 @@ export function describe(value: unknown): string {
   if (typeof value === "number") return String(value);
   if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
   const kind = typedArrayKind(value);
-  if (kind !== undefined) return `${kind}(${typedArrayLength.call(value) as number})`;
+  if (kind !== undefined) return `${kind}(${lengthOf(value as ArrayBufferView)})`;
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
   if (Array.isArray(value)) return `Array(${value.length})`;
   if (typeof value === "object") return value.constructor?.name === "Object" ? "a plain object" : `a ${value.constructor?.name ?? "object"}`;
   return typeof value;
 }
 
+/** Every option of every function, after validation; each is read from the caller's object once. */
+export interface OptionValues {
+  classes: unknown;
+  temperature: unknown;
+  out: unknown;
+  reduction: unknown;
+  weight: unknown;
+  ignoreIndex: unknown;
+  labelSmoothing: unknown;
+  gradOutput: unknown;
+  beta: unknown;
+  alpha: unknown;
+  labels: unknown;
+  backend: unknown;
+}
+
 /**
- * Checks that `options` is an object whose own keys are all in `allowed`, and returns a copy
- * of it: each option is read exactly once, so a getter cannot change a value after its check.
+ * Checks that `options` is an object whose enumerable keys are all in `allowed`, and returns
+ * a copy of it: each option is read exactly once, so a getter cannot change a
+ * value after its check. The copy has one fixed shape, which keeps calls fast.
  */
 export function checkOptions(
   fn: string,
   options: unknown,
   allowed: readonly string[],
   example = "{ classes: 10 }",
-): Record<string, unknown> {
+): OptionValues {
   if (options === null || typeof options !== "object" || Array.isArray(options) || ArrayBuffer.isView(options)) {
     throw new TypeError(`${fn}: options must be an object such as ${example}, got ${describe(options)}.`);
   }
-  const copy: Record<string, unknown> = {};
-  for (const key of Reflect.ownKeys(options)) {
-    if (typeof key !== "string" || !allowed.includes(key)) {
-      throw new TypeError(`${fn}: unknown option ${String(typeof key === "string" ? `"${key}"` : key.toString())}; the options of ${fn} are ${allowed.join(", ")}.`);
+  // for-in sees enumerable keys, own and inherited; it costs a fraction of listing own
+  // property names, which matters for calls on tiny inputs.
+  for (const name in options) {
+    if (!allowed.includes(name)) {
+      throw new TypeError(`${fn}: unknown option "${name}"; the options of ${fn} are ${allowed.join(", ")}.`);
     }
-    copy[key] = (options as Record<string, unknown>)[key];
   }
-  return copy;
+
+  // Only allowed names can be present, so this reads no getter of a rejected option.
+  const o = options as Partial<OptionValues>;
+  return {
+    classes: o.classes,
+    temperature: o.temperature,
+    out: o.out,
+    reduction: o.reduction,
+    weight: o.weight,
+    ignoreIndex: o.ignoreIndex,
+    labelSmoothing: o.labelSmoothing,
+    gradOutput: o.gradOutput,
+    beta: o.beta,
+    alpha: o.alpha,
+    labels: o.labels,
+    backend: o.backend,
+  };
 }
 
 /** Checks `options.classes` and that `length` is a multiple of it; returns the row count. */
@@ -61,51 +95,36 @@ export function checkShape(fn: string, name: string, length: number, classes: un
   return length / classes;
 }
 
-// Accessors of %TypedArray%.prototype, read once. Calling them instead of `value.length` or
-// `value.buffer` ignores own properties, getters and subclass overrides on the caller's array,
-// and the Symbol.toStringTag getter is a brand check that also accepts arrays of other realms.
-const typedArrayPrototype = Object.getPrototypeOf(Int8Array.prototype) as object;
-function intrinsicGetter(key: PropertyKey): (this: unknown) => unknown {
-  return Object.getOwnPropertyDescriptor(typedArrayPrototype, key)!.get as (this: unknown) => unknown;
-}
-const typedArrayTag = intrinsicGetter(Symbol.toStringTag);
-const typedArrayBuffer = intrinsicGetter("buffer");
-const typedArrayByteOffset = intrinsicGetter("byteOffset");
-const typedArrayLength = intrinsicGetter("length");
-
-/** Returns the element type of a typed array ("Float32Array", ...), or undefined for anything else. */
-export function typedArrayKind(value: unknown): string | undefined {
-  return typedArrayTag.call(value) as string | undefined;
-}
-
 /**
- * Returns a plain `Float32Array` over the same memory as `value`, built from the intrinsic
- * buffer, offset and length, so later reads see exactly the validated elements.
+ * Returns `value` (a Float32Array by brand) in a form whose `length` is the real one: the array
+ * itself when it is an ordinary Float32Array of this realm, else a plain view of its memory
+ * (a subclass, another realm's array, or one with an own `length` property). Beyond that the
+ * library reads only elements and intrinsic slots of the arrays it receives.
  */
-function plainView(fn: string, name: string, value: unknown): Float32Array {
-  const buffer = typedArrayBuffer.call(value) as ArrayBuffer;
-  const length = typedArrayLength.call(value) as number;
-  const byteOffset = typedArrayByteOffset.call(value) as number;
+function usableFloat32(fn: string, name: string, value: unknown): Float32Array {
+  const array = value as Float32Array;
+  const length = lengthOf(array);
 
   // A view of a detached buffer reports length 0; constructing a new view on it throws.
   if (length === 0) {
     try {
-      new Uint8Array(buffer, 0, 0);
+      new Uint8Array(bufferOf(array), 0, 0);
     } catch {
       throw new TypeError(`${fn}: ${name} is backed by a detached ArrayBuffer (it was transferred); pass a live array.`);
     }
   }
-  return new Float32Array(buffer, byteOffset, length);
+  if (Object.getPrototypeOf(array) === Float32Array.prototype && !Object.hasOwn(array, "length")) return array;
+  return new Float32Array(bufferOf(array), byteOffsetOf(array), length);
 }
 
-/** Checks that `value` is a `Float32Array`, optionally of an exact length; returns a plain view of it. */
+/** Checks that `value` is a `Float32Array`, optionally of an exact length; see usableFloat32 for the result. */
 export function checkFloat32(fn: string, name: string, value: unknown, length?: number, lengthMeaning?: string): Float32Array {
   const kind = typedArrayKind(value);
   if (kind !== "Float32Array") {
-    const actual = kind === undefined ? describe(value) : `${kind}(${typedArrayLength.call(value) as number})`;
+    const actual = kind === undefined ? describe(value) : `${kind}(${lengthOf(value as ArrayBufferView)})`;
     throw new TypeError(`${fn}: ${name} must be a Float32Array, got ${actual}; convert it with Float32Array.from(...).`);
   }
-  const view = plainView(fn, name, value);
+  const view = usableFloat32(fn, name, value);
   if (length !== undefined && view.length !== length) {
     throw new RangeError(`${fn}: ${name}.length must be ${length} (${lengthMeaning}), got ${view.length}.`);
   }
@@ -114,11 +133,11 @@ export function checkFloat32(fn: string, name: string, value: unknown, length?: 
 
 /** Checks that `out` does not overlap `input`, unless it is exactly the same memory and `inPlace` allows that. */
 export function checkNoOverlap(fn: string, out: Float32Array, input: Float32Array, inPlace: boolean): void {
-  if (out.buffer !== input.buffer) return;
-  const outStart = out.byteOffset;
-  const outEnd = outStart + out.byteLength;
-  const inStart = input.byteOffset;
-  const inEnd = inStart + input.byteLength;
+  if (bufferOf(out) !== bufferOf(input)) return;
+  const outStart = byteOffsetOf(out);
+  const outEnd = outStart + 4 * lengthOf(out);
+  const inStart = byteOffsetOf(input);
+  const inEnd = inStart + 4 * lengthOf(input);
   if (outEnd <= inStart || inEnd <= outStart) return;
   if (inPlace && outStart === inStart && outEnd === inEnd) return;
   throw new RangeError(
@@ -201,7 +220,7 @@ export function checkFloatList(
   lengthMeaning: string,
   min = -Infinity,
 ): Float32Array {
-  const source = typedArrayKind(value) === "Float32Array" ? plainView(fn, name, value) : value;
+  const source = typedArrayKind(value) === "Float32Array" ? usableFloat32(fn, name, value) : value;
   if (!(source instanceof Float32Array) && !Array.isArray(source)) {
     throw new TypeError(`${fn}: ${name} must be a Float32Array or an array of numbers, got ${describe(value)}.`);
   }
@@ -240,7 +259,7 @@ export function checkLabels(
     const hint = kind === undefined ? "" : " Probability targets must be a Float32Array of the logits' length.";
     throw new TypeError(`${fn}: ${name} must be an Int32Array or an array of integers, got ${describe(value)}.${hint}`);
   }
-  const labels = kind === "Int32Array" ? new Int32Array(typedArrayBuffer.call(value) as ArrayBuffer, typedArrayByteOffset.call(value) as number, typedArrayLength.call(value) as number) : (value as Labels);
+  const labels = kind === "Int32Array" ? new Int32Array(bufferOf(value as ArrayBufferView), byteOffsetOf(value as ArrayBufferView), lengthOf(value as ArrayBufferView)) : (value as Labels);
   if (labels.length !== rows) {
     const hint = Array.isArray(value) && labels.length === rows * classes && rows > 0
       ? " Probability targets must be a Float32Array, not an array."

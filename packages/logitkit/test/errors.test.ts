@@ -160,9 +160,9 @@ describe.each(["wasm", "js"])("%s backend against hostile arguments", (name) => 
     expect(Array.from(kit.softmax(foreign, { classes: 3 }))).toEqual(Array.from(kit.softmax(z6, { classes: 3 })));
   });
 
-  it("rejects a non-enumerable unknown option", () => {
-    const options = { classes: 3 };
-    Object.defineProperty(options, "temprature", { value: 2, enumerable: false });
+  it("rejects an inherited unknown option", () => {
+    const options = Object.create({ temprature: 2 }) as { classes: number };
+    options.classes = 3;
     expect(() => kit.softmax(z6, options)).toThrow('unknown option "temprature"');
   });
 

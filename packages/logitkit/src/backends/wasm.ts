@@ -10,6 +10,7 @@
  */
 import type { ProbsKind, RowKernels } from "../backend.js";
 import { kernelsWasmBase64 } from "../generated/kernels-wasm.js";
+import { bufferOf, byteOffsetOf, copyInto, lengthOf } from "../intrinsics.js";
 
 /** Target working set of one kernel call, in bytes: large enough to hide the per-call cost. */
 const CHUNK_BYTES = 64 * 1024 * 1024;
@@ -193,12 +194,19 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
     return data instanceof Int32Array ? heapI32 : heapF32;
   }
 
-  /** Copies `source[from .. from + length)` to memory at `pointer`. */
+  /**
+   * Copies `source[from .. from + length)` to memory at `pointer`. A part of an array is taken
+   * as a new view of its buffer, not with `subarray`, which would call a subclass's constructor.
+   */
   function copyIn(source: TypedArray, from: number, length: number, pointer: Pointer): void {
     const heap = heapOf(source);
     const at = pointer / source.BYTES_PER_ELEMENT;
-    if (from === 0 && length === source.length) heap.set(source, at);
-    else heap.set(source.subarray(from, from + length), at);
+    if (from === 0 && length === lengthOf(source)) {
+      heap.set(source, at);
+      return;
+    }
+    const Type = heap.constructor as new (buffer: ArrayBuffer, byteOffset: number, length: number) => TypedArray;
+    heap.set(new Type(bufferOf(source), byteOffsetOf(source) + from * source.BYTES_PER_ELEMENT, length), at);
   }
 
   /** Copies `length` elements from memory at `pointer` to `target[to ..]`. */
@@ -211,7 +219,7 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
       for (let i = 0; i < length; i++) target[to + i] = heap[at + i];
       return;
     }
-    target.set(heap.subarray(at, at + length), to);
+    copyInto(target, heap.subarray(at, at + length), to);
   }
 
   /**
