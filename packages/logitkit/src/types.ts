@@ -17,8 +17,8 @@ export type BackendRequest = "auto" | BackendName;
  * - `none`: one value per row, returned as a `Float32Array` of length `rows`.
  * - `sum`: the sum over rows.
  * - `batchmean`: the sum divided by `rows` (the mean per distribution).
- * - `mean`: for cross-entropy with labels, the PyTorch mean (divided by the summed weight of
- *   the rows that are not ignored); for the other operations, the element-wise mean, the sum
+ * - `mean`: for cross-entropy with labels, the PyTorch mean, divided by the summed weight of
+ *   the rows that are not ignored. For the other operations, the element-wise mean: the sum
  *   divided by `rows * classes`.
  */
 export type Reduction = "none" | "sum" | "mean" | "batchmean";

@@ -49,7 +49,7 @@ export function checkOptions(
   if (options === null || typeof options !== "object" || Array.isArray(options) || ArrayBuffer.isView(options)) {
     throw new TypeError(`${fn}: options must be an object such as ${example}, got ${describe(options)}.`);
   }
-  // for-in sees enumerable keys, own and inherited; it costs a fraction of listing own
+  // for-in lists enumerable keys, own and inherited. It costs a fraction of listing own
   // property names, which matters for calls on tiny inputs.
   for (const name in options) {
     if (!allowed.includes(name)) {
@@ -96,10 +96,10 @@ export function checkShape(fn: string, name: string, length: number, classes: un
 }
 
 /**
- * Returns `value` (a Float32Array by brand) in a form whose `length` is the real one: the array
- * itself when it is an ordinary Float32Array of this realm, else a plain view of its memory
- * (a subclass, another realm's array, or one with an own `length` property). Beyond that the
- * library reads only elements and intrinsic slots of the arrays it receives.
+ * Returns `value` (a Float32Array by brand) in a form whose `length` is the real one. That is
+ * the array itself when it is an ordinary Float32Array of this realm. A subclass, another
+ * realm's array or one with an own `length` property gets a plain view of its memory instead.
+ * Beyond that, the library reads only elements and intrinsic slots of the arrays it receives.
  */
 function usableFloat32(fn: string, name: string, value: unknown): Float32Array {
   const array = value as Float32Array;
