@@ -358,9 +358,54 @@ function kl_from_sums(sum: f64, linear: f64, excess: f64): f64 {
 }
 
 /**
- * D_KL(P ‖ Q) per row from logits, by kl_from_sums above; classes with P = 0 add nothing.
- * Gradient with respect to the q logits: (Q - P) / T.
+ * Returns D_KL(P ‖ Q) of one pair of rows by kl_from_sums, where P = softmax(p * invT) and
+ * Q = softmax(q * invT); classes with P = 0 add nothing. When `gradRow` is not 0, it receives
+ * gradScale * invT * (Q - P), the gradient with respect to q scaled by gradScale.
  */
+// @ts-ignore: decorator
+@inline
+function kl_row(pr: usize, qr: usize, classes: i32, invT: f32, gradRow: usize, gradScale: f32): f64 {
+  const vt = f32x4.splat(invT);
+  const pm = f32_rmax(pr, classes);
+  const qm = f32_rmax(qr, classes);
+  const vpm = f32x4.splat(pm);
+  const vqm = f32x4.splat(qm);
+  const shift = f32x4.splat(qm - pm);
+  const sum = f32_raddstoreexpminusmax(pr, 0, classes, pm, invT);
+
+  // Q and P for the gradient; Q's sum is only needed then.
+  const invSumP = f32x4.splat(<f32>(1.0 / sum));
+  let invSumQ = f32x4.splat(0);
+  if (gradRow != 0) invSumQ = f32x4.splat(<f32>(1.0 / f32_raddstoreexpminusmax(qr, 0, classes, qm, invT)));
+  const scale = f32x4.splat(gradScale * invT);
+
+  let lin0 = f64x2.splat(0);
+  let lin1 = lin0;
+  let exc0 = lin0;
+  let exc1 = lin0;
+  for (let i = 0; i < classes; i += 4) {
+    const zp = load_lanes(pr, i, classes, -Infinity);
+    const zq = load_lanes(qr, i, classes, -Infinity);
+    const e = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(zp, vpm), vt));
+    const eq = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(zq, vqm), vt));
+
+    // d = x_q - x_p from the raw difference, exact when the logits are close.
+    const d = f32x4.mul(f32x4.sub(f32x4.sub(zq, zp), shift), vt);
+    const linear = kl_linear_terms(e, d);
+    const excess = kl_excess_terms(e, d, eq);
+    lin0 = f64x2.add(lin0, widen_low(linear));
+    lin1 = f64x2.add(lin1, widen_high(linear));
+    exc0 = f64x2.add(exc0, widen_low(excess));
+    exc1 = f64x2.add(exc1, widen_high(excess));
+
+    if (gradRow != 0) {
+      store_lanes(gradRow, i, classes, f32x4.mul(scale, f32x4.sub(f32x4.mul(eq, invSumQ), f32x4.mul(e, invSumP))));
+    }
+  }
+  return kl_from_sums(sum, sum_f64x2(f64x2.add(lin0, lin1)), sum_f64x2(f64x2.add(exc0, exc1)));
+}
+
+/** D_KL(P ‖ Q) per row from logits (kl_row); gradient with respect to the q logits: (Q - P) / T. */
 export function f32_kl_logits_rows(
   p: usize,
   q: usize,
@@ -372,53 +417,11 @@ export function f32_kl_logits_rows(
   grad: usize,
 ): void {
   const rowBytes = <usize>classes << 2;
-  const vt = f32x4.splat(invT);
-
   for (let r = 0; r < rows; r++) {
-    const pr = p + <usize>r * rowBytes;
-    const qr = q + <usize>r * rowBytes;
-    const gr = grad + <usize>r * rowBytes;
-    const pm = f32_rmax(pr, classes);
-    const qm = f32_rmax(qr, classes);
-    const vpm = f32x4.splat(pm);
-    const vqm = f32x4.splat(qm);
-    const shift = f32x4.splat(qm - pm);
-    const sum = f32_raddstoreexpminusmax(pr, 0, classes, pm, invT);
-
-    // Q and P for the gradient; Q's sum is only needed then.
-    const invSumP = f32x4.splat(<f32>(1.0 / sum));
-    let invSumQ = f32x4.splat(0);
-    let scale = f32x4.splat(0);
-    if (gradScale != 0) {
-      invSumQ = f32x4.splat(<f32>(1.0 / f32_raddstoreexpminusmax(qr, 0, classes, qm, invT)));
-      scale = f32x4.splat(load<f32>(gradScale + (<usize>r << 2)) * invT);
-    }
-
-    let lin0 = f64x2.splat(0);
-    let lin1 = lin0;
-    let exc0 = lin0;
-    let exc1 = lin0;
-    for (let i = 0; i < classes; i += 4) {
-      const zp = load_lanes(pr, i, classes, -Infinity);
-      const zq = load_lanes(qr, i, classes, -Infinity);
-      const e = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(zp, vpm), vt));
-      const eq = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(zq, vqm), vt));
-
-      // d = x_q - x_p from the raw difference, exact when the logits are close.
-      const d = f32x4.mul(f32x4.sub(f32x4.sub(zq, zp), shift), vt);
-      const linear = kl_linear_terms(e, d);
-      const excess = kl_excess_terms(e, d, eq);
-      lin0 = f64x2.add(lin0, widen_low(linear));
-      lin1 = f64x2.add(lin1, widen_high(linear));
-      exc0 = f64x2.add(exc0, widen_low(excess));
-      exc1 = f64x2.add(exc1, widen_high(excess));
-
-      if (gradScale != 0) {
-        store_lanes(gr, i, classes, f32x4.mul(scale, f32x4.sub(f32x4.mul(eq, invSumQ), f32x4.mul(e, invSumP))));
-      }
-    }
-    const kl = kl_from_sums(sum, sum_f64x2(f64x2.add(lin0, lin1)), sum_f64x2(f64x2.add(exc0, exc1)));
-    store<f64>(rowLoss + (<usize>r << 3), kl);
+    const offset = <usize>r * rowBytes;
+    const gradRow: usize = gradScale == 0 ? 0 : grad + offset;
+    const scale: f32 = gradScale == 0 ? 0 : load<f32>(gradScale + (<usize>r << 2));
+    store<f64>(rowLoss + (<usize>r << 3), kl_row(p + offset, q + offset, classes, invT, gradRow, scale));
   }
 }
 
@@ -542,48 +545,24 @@ export function f32_distillation_rows(
       continue;
     }
 
-    const sm = f32_rmax(sr, classes);
-    const tm = f32_rmax(tr, classes);
-    const vsm = f32x4.splat(sm);
-    const vtm = f32x4.splat(tm);
-    const shift = f32x4.splat(sm - tm);
-    const teacherSum = f32_raddstoreexpminusmax(tr, 0, classes, tm, invT);
-    const invTeacherSum = f32x4.splat(<f32>(1.0 / teacherSum));
-    const invStudentSum = f32x4.splat(<f32>(1.0 / f32_raddstoreexpminusmax(sr, 0, classes, sm, invT)));
-
-    // The hard term uses the student at temperature 1.
-    const sl1 = hasHard ? shifted_lse(sr, classes, sm, 1) : 0;
-    const vsl1 = f32x4.splat(sl1);
+    // Soft term: kl_row writes scale alpha T^2 (1 / T)(Q_T - P_T), the gradient of the
+    // weighted KL, with the teacher as P and the student as Q.
     const scale: f32 = gradScale == 0 ? 0 : load<f32>(gradScale + (<usize>r << 2));
-    const softScale = f32x4.splat(<f32>(<f64>scale * <f64>alpha * temperature));
-    const hardScale = f32x4.splat(scale * hardWeight);
+    const gradRow: usize = gradScale == 0 ? 0 : gr;
+    const kl = kl_row(tr, sr, classes, invT, gradRow, <f32>(<f64>scale * softWeight));
 
-    // KL(P_T ‖ Q_T) by kl_from_sums, with P the teacher and Q the student.
-    let lin0 = f64x2.splat(0);
-    let lin1 = lin0;
-    let exc0 = lin0;
-    let exc1 = lin0;
-    for (let i = 0; i < classes; i += 4) {
-      const s = load_lanes(sr, i, classes, -Infinity);
-      const t = load_lanes(tr, i, classes, -Infinity);
-      const e = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(t, vtm), vt));
-      const es = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(s, vsm), vt));
-      const d = f32x4.mul(f32x4.sub(f32x4.sub(s, t), shift), vt);
-      const linear = kl_linear_terms(e, d);
-      const excess = kl_excess_terms(e, d, es);
-      lin0 = f64x2.add(lin0, widen_low(linear));
-      lin1 = f64x2.add(lin1, widen_high(linear));
-      exc0 = f64x2.add(exc0, widen_low(excess));
-      exc1 = f64x2.add(exc1, widen_high(excess));
-
-      if (gradScale != 0) {
-        const qt = f32x4.mul(es, invStudentSum);
-        let g = f32x4.mul(softScale, f32x4.sub(qt, f32x4.mul(e, invTeacherSum)));
-        if (hasHard) g = f32x4.add(g, f32x4.mul(hardScale, exp_f32x4_rr2_p5(f32x4.sub(f32x4.sub(s, vsm), vsl1))));
-        store_lanes(gr, i, classes, g);
+    // Hard term: the student at temperature 1, whose gradient Q_1 - onehot(y) is added in place.
+    const sm = f32_rmax(sr, classes);
+    const sl1 = hasHard ? shifted_lse(sr, classes, sm, 1) : 0;
+    if (hasHard && gradScale != 0) {
+      const vsm = f32x4.splat(sm);
+      const vsl1 = f32x4.splat(sl1);
+      const hardScale = f32x4.splat(scale * hardWeight);
+      for (let i = 0; i < classes; i += 4) {
+        const q1 = exp_f32x4_rr2_p5(f32x4.sub(f32x4.sub(load_lanes(sr, i, classes, -Infinity), vsm), vsl1));
+        store_lanes(gr, i, classes, f32x4.add(load_lanes(gr, i, classes, 0), f32x4.mul(hardScale, q1)));
       }
     }
-    const kl = kl_from_sums(teacherSum, sum_f64x2(f64x2.add(lin0, lin1)), sum_f64x2(f64x2.add(exc0, exc1)));
 
     let loss = softWeight * kl;
     if (hasHard) {

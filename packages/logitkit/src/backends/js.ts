@@ -294,6 +294,43 @@ function klFromSums(sum: number, linear: number, excess: number): number {
   return v + log1pMinusX(u + v);
 }
 
+/**
+ * Returns D_KL(P ‖ Q) of one pair of rows by klFromSums, where P = softmax(p * invT) and
+ * Q = softmax(q * invT). When `grad` is not null, grad[base ..] receives
+ * gradScale * invT * (Q - P), the gradient with respect to q scaled by gradScale.
+ */
+function klRow(
+  pz: Float32Array,
+  qz: Float32Array,
+  base: number,
+  classes: number,
+  invT: number,
+  grad: Float32Array | null,
+  gradScale: number,
+): number {
+  const end = base + classes;
+  const pm = rowMax(pz, base, classes);
+  const qm = rowMax(qz, base, classes);
+  const sum = Math.exp(shiftedLse(pz, base, classes, pm, invT));
+  const invSumQ = grad === null ? 0 : Math.exp(-shiftedLse(qz, base, classes, qm, invT));
+  const scale = gradScale * invT;
+
+  // Classes with P = 0 (e = 0) add nothing to either sum.
+  let linear = 0;
+  let excess = 0;
+  for (let i = base; i < end; i++) {
+    const e = Math.exp((pz[i] - pm) * invT);
+    const eq = Math.exp((qz[i] - qm) * invT);
+    const d = (qz[i] - pz[i] - (qm - pm)) * invT;
+    if (e !== 0) {
+      linear += e * d;
+      excess += klExcessTerm(e, d, eq);
+    }
+    if (grad !== null) grad[i] = scale * (eq * invSumQ - e / sum);
+  }
+  return klFromSums(sum, linear, excess);
+}
+
 function klLogitsRows(
   pz: Float32Array,
   qz: Float32Array,
@@ -305,29 +342,8 @@ function klLogitsRows(
   grad: Float32Array | null,
 ): void {
   for (let r = 0; r < rows; r++) {
-    const base = r * classes;
-    const end = base + classes;
-    const pm = rowMax(pz, base, classes);
-    const qm = rowMax(qz, base, classes);
-    const sum = Math.exp(shiftedLse(pz, base, classes, pm, invT));
     const hasGrad = gradScale !== null && grad !== null;
-    const invSumQ = hasGrad ? Math.exp(-shiftedLse(qz, base, classes, qm, invT)) : 0;
-    const scale = hasGrad ? gradScale[r] * invT : 0;
-
-    // Classes with P = 0 (e = 0) add nothing to either sum.
-    let linear = 0;
-    let excess = 0;
-    for (let i = base; i < end; i++) {
-      const e = Math.exp((pz[i] - pm) * invT);
-      const eq = Math.exp((qz[i] - qm) * invT);
-      const d = (qz[i] - pz[i] - (qm - pm)) * invT;
-      if (e !== 0) {
-        linear += e * d;
-        excess += klExcessTerm(e, d, eq);
-      }
-      if (hasGrad) grad[i] = scale * (eq * invSumQ - e / sum);
-    }
-    rowLoss[r] = klFromSums(sum, linear, excess);
+    rowLoss[r] = klRow(pz, qz, r * classes, classes, invT, hasGrad ? grad : null, hasGrad ? gradScale[r] : 0);
   }
 }
 
@@ -421,37 +437,19 @@ function distillationRows(
       continue;
     }
 
-    const sm = rowMax(sz, base, classes);
-    const tm = rowMax(tz, base, classes);
-    const teacherSum = Math.exp(shiftedLse(tz, base, classes, tm, invT));
-    const studentSum = Math.exp(shiftedLse(sz, base, classes, sm, invT));
-
-    // The hard term uses the student at temperature 1: CE = L_1 - (s_y - max s).
-    const hasHard = labels !== null && hardWeight !== 0;
-    const sl1 = hasHard ? shiftedLse(sz, base, classes, sm, 1) : 0;
+    // Soft term: klRow writes scale alpha T^2 (1 / T)(Q_T - P_T), the gradient of the weighted
+    // KL, with the teacher as P and the student as Q.
     const hasGrad = gradScale !== null && grad !== null;
     const scale = hasGrad ? gradScale[r] : 0;
+    const kl = klRow(tz, sz, base, classes, invT, hasGrad ? grad : null, scale * softWeight);
 
-    // KL(P_T ‖ Q_T) by klFromSums, with P the teacher and Q the student.
-    let linear = 0;
-    let excess = 0;
-    for (let i = base; i < end; i++) {
-      const e = Math.exp((tz[i] - tm) * invT);
-      const es = Math.exp((sz[i] - sm) * invT);
-      const d = (sz[i] - tz[i] - (sm - tm)) * invT;
-      if (e !== 0) {
-        linear += e * d;
-        excess += klExcessTerm(e, d, es);
-      }
-
-      // d(alpha T^2 KL)/ds = alpha T (Q_T - P_T); d CE / ds = Q_1 - onehot(y).
-      if (hasGrad) {
-        let g = alpha * temperature * (es / studentSum - e / teacherSum);
-        if (hasHard) g += hardWeight * Math.exp(sz[i] - sm - sl1);
-        grad[i] = scale * g;
-      }
+    // Hard term: the student at temperature 1, whose gradient Q_1 - onehot(y) is added in place.
+    const hasHard = labels !== null && hardWeight !== 0;
+    const sm = rowMax(sz, base, classes);
+    const sl1 = hasHard ? shiftedLse(sz, base, classes, sm, 1) : 0;
+    if (hasHard && hasGrad) {
+      for (let i = base; i < end; i++) grad[i] += scale * hardWeight * Math.exp(sz[i] - sm - sl1);
     }
-    const kl = klFromSums(teacherSum, linear, excess);
 
     let loss = softWeight * kl;
     if (hasHard) loss += hardWeight * (sl1 - (sz[base + y] - sm));
