@@ -78,21 +78,57 @@ export function f32_rmax(z: usize, n: i32): f32 {
   return max(max(f32x4.extract_lane(acc, 0), f32x4.extract_lane(acc, 1)), max(f32x4.extract_lane(acc, 2), f32x4.extract_lane(acc, 3)));
 }
 
+/** Returns exp((z - m) * invT) of the 4 lanes at `p`. */
+// @ts-ignore: decorator
+@inline
+function exp_shifted(p: usize, vm: v128, vt: v128): v128 {
+  return exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(v128.load(p), vm), vt));
+}
+
 /**
  * Sum over the row of exp((z_i - m) * invT), accumulated in float64 lanes. When `out` is not 0
  * the exponentials are also stored there. NaN when m is not finite or the row has a NaN.
+ *
+ * The body handles 16 floats per iteration: four independent exps for instruction-level
+ * parallelism, added in float32 (each sum of 4 values in [0, 1] is rounded once, a relative
+ * error of 6e-8) and widened to float64 once per 16 floats instead of once per 4.
  */
 export function f32_raddstoreexpminusmax(z: usize, out: usize, n: i32, m: f32, invT: f32): f64 {
+  if (out != 0) return raddexp(z, out, n, m, invT, true);
+  return raddexp(z, 0, n, m, invT, false);
+}
+
+/** Body of f32_raddstoreexpminusmax, inlined twice so that `store` is a constant in each copy. */
+// @ts-ignore: decorator
+@inline
+function raddexp(z: usize, out: usize, n: i32, m: f32, invT: f32, store: bool): f64 {
   const vm = f32x4.splat(m);
   const vt = f32x4.splat(invT);
   let acc0 = f64x2.splat(0);
   let acc1 = acc0;
   let i = 0;
 
+  for (; i + 16 <= n; i += 16) {
+    const p = z + (<usize>i << 2);
+    const e0 = exp_shifted(p, vm, vt);
+    const e1 = exp_shifted(p + 16, vm, vt);
+    const e2 = exp_shifted(p + 32, vm, vt);
+    const e3 = exp_shifted(p + 48, vm, vt);
+    if (store) {
+      const o = out + (<usize>i << 2);
+      v128.store(o, e0);
+      v128.store(o, e1, 16);
+      v128.store(o, e2, 32);
+      v128.store(o, e3, 48);
+    }
+    const block = f32x4.add(f32x4.add(e0, e1), f32x4.add(e2, e3));
+    acc0 = f64x2.add(acc0, widen_low(block));
+    acc1 = f64x2.add(acc1, widen_high(block));
+  }
   for (; i + 4 <= n; i += 4) {
     const offset = <usize>i << 2;
-    const e = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(v128.load(z + offset), vm), vt));
-    if (out != 0) v128.store(out + offset, e);
+    const e = exp_shifted(z + offset, vm, vt);
+    if (store) v128.store(out + offset, e);
     acc0 = f64x2.add(acc0, widen_low(e));
     acc1 = f64x2.add(acc1, widen_high(e));
   }
@@ -101,7 +137,7 @@ export function f32_raddstoreexpminusmax(z: usize, out: usize, n: i32, m: f32, i
   if (i < n) {
     const offset = <usize>i << 2;
     const e = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(load_tail(z + offset, n - i, -Infinity), vm), vt));
-    if (out != 0) store_tail(out + offset, e, n - i);
+    if (store) store_tail(out + offset, e, n - i);
     acc0 = f64x2.add(acc0, widen_low(e));
     acc1 = f64x2.add(acc1, widen_high(e));
   }
