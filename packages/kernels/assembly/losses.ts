@@ -17,6 +17,7 @@ import {
   f32_raddstoreexpminusmax,
   f32_rmax,
   f32_vfill,
+  f32_vscale,
   f32_vzero,
   load_tail,
   store_tail,
@@ -88,9 +89,11 @@ export function f32_entropy_logits_rows(
 
   for (let r = 0; r < rows; r++) {
     const zr = z + <usize>r * rowBytes;
+    const gr = grad + <usize>r * rowBytes;
     const m = f32_rmax(zr, classes);
     const vm = f32x4.splat(m);
 
+    // With a gradient, the exponentials are kept in the gradient row for the last pass.
     let sum0 = f64x2.splat(0);
     let sum1 = sum0;
     let ex0 = sum0;
@@ -98,6 +101,7 @@ export function f32_entropy_logits_rows(
     for (let i = 0; i < classes; i += 4) {
       const x = shifted_lanes(zr, i, classes, vm, vt);
       const e = exp_f32x4_rr2_p5(x);
+      if (gradScale != 0) store_lanes(gr, i, classes, e);
       const ex = where_nonzero(f32x4.mul(e, x), e);
       sum0 = f64x2.add(sum0, widen_low(e));
       sum1 = f64x2.add(sum1, widen_high(e));
@@ -109,7 +113,6 @@ export function f32_entropy_logits_rows(
     store<f64>(rowLoss + (<usize>r << 3), Math.log(sum) - mean);
 
     if (gradScale == 0) continue;
-    const gr = grad + <usize>r * rowBytes;
 
     // A NaN row (NaN or +Infinity logits, or all masked) gets a NaN gradient everywhere, which
     // the masking of zero probabilities below would otherwise turn into zeros.
@@ -121,7 +124,7 @@ export function f32_entropy_logits_rows(
     const vmean = f32x4.splat(<f32>mean);
     for (let i = 0; i < classes; i += 4) {
       const x = shifted_lanes(zr, i, classes, vm, vt);
-      const e = exp_f32x4_rr2_p5(x);
+      const e = load_lanes(gr, i, classes, 0);
       store_lanes(gr, i, classes, where_nonzero(f32x4.mul(f32x4.mul(scale, e), f32x4.sub(vmean, x)), e));
     }
   }
@@ -171,11 +174,13 @@ export function f32_cross_entropy_labels_rows(
     const m = f32_rmax(zr, classes);
     const vm = f32x4.splat(m);
 
-    // Pass 2: S = sum e and, with smoothing, B = sum w_c x_c (masked lanes hold w = 0).
+    // Pass 2: S = sum e and, with smoothing, B = sum w_c x_c (masked lanes hold w = 0). With a
+    // gradient, the exponentials are kept in the gradient row for pass 3.
+    const keep: usize = gradScale == 0 ? 0 : gr;
     let sum: f64;
     let weightedLogits: f64 = 0;
     if (!smoothing) {
-      sum = f32_raddstoreexpminusmax(zr, 0, classes, m, invT);
+      sum = f32_raddstoreexpminusmax(zr, keep, classes, m, invT);
     } else {
       let s0 = f64x2.splat(0);
       let s1 = s0;
@@ -186,6 +191,7 @@ export function f32_cross_entropy_labels_rows(
         const e = exp_f32x4_rr2_p5(x);
         const w = weight == 0 ? f32x4.splat(1) : load_lanes(weight, i, classes, 0);
         const wx = v128.and(f32x4.mul(w, x), lanes_mask(i, classes));
+        if (keep != 0) store_lanes(keep, i, classes, e);
         s0 = f64x2.add(s0, widen_low(e));
         s1 = f64x2.add(s1, widen_high(e));
         b0 = f64x2.add(b0, widen_low(wx));
@@ -208,10 +214,14 @@ export function f32_cross_entropy_labels_rows(
     const scale = <f64>load<f32>(gradScale + (<usize>r << 2)) * <f64>invT;
     const probScale = f32x4.splat(<f32>((scale * (hardWeight + smoothPerClass * weightSum)) / sum));
     const smoothScale = f32x4.splat(<f32>(scale * smoothPerClass));
-    for (let i = 0; i < classes; i += 4) {
-      const e = exp_f32x4_rr2_p5(shifted_lanes(zr, i, classes, vm, vt));
-      const w = weight == 0 ? f32x4.splat(1) : load_lanes(weight, i, classes, 0);
-      store_lanes(gr, i, classes, f32x4.sub(f32x4.mul(probScale, e), f32x4.mul(smoothScale, w)));
+    if (!smoothing) {
+      f32_vscale(gr, classes, <f32>((scale * hardWeight) / sum));
+    } else {
+      for (let i = 0; i < classes; i += 4) {
+        const e = load_lanes(gr, i, classes, 0);
+        const w = weight == 0 ? f32x4.splat(1) : load_lanes(weight, i, classes, 0);
+        store_lanes(gr, i, classes, f32x4.sub(f32x4.mul(probScale, e), f32x4.mul(smoothScale, w)));
+      }
     }
     const gy = gr + (<usize>y << 2);
     store<f32>(gy, <f32>(<f64>load<f32>(gy) - scale * hardWeight));
@@ -376,7 +386,7 @@ function kl_row(pr: usize, qr: usize, classes: i32, invT: f32, gradRow: usize, g
   // Q and P for the gradient; Q's sum is only needed then.
   const invSumP = f32x4.splat(<f32>(1.0 / sum));
   let invSumQ = f32x4.splat(0);
-  if (gradRow != 0) invSumQ = f32x4.splat(<f32>(1.0 / f32_raddstoreexpminusmax(qr, 0, classes, qm, invT)));
+  if (gradRow != 0) invSumQ = f32x4.splat(<f32>(1.0 / f32_raddstoreexpminusmax(qr, gradRow, classes, qm, invT)));
   const scale = f32x4.splat(gradScale * invT);
 
   let lin0 = f64x2.splat(0);
@@ -387,7 +397,9 @@ function kl_row(pr: usize, qr: usize, classes: i32, invT: f32, gradRow: usize, g
     const zp = load_lanes(pr, i, classes, -Infinity);
     const zq = load_lanes(qr, i, classes, -Infinity);
     const e = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(zp, vpm), vt));
-    const eq = exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(zq, vqm), vt));
+
+    // With a gradient, the sum pass left exp(x_q) in the gradient row.
+    const eq = gradRow != 0 ? load_lanes(gradRow, i, classes, 0) : exp_f32x4_rr2_p5(f32x4.mul(f32x4.sub(zq, vqm), vt));
 
     // d = x_q - x_p from the raw difference, exact when the logits are close.
     const d = f32x4.mul(f32x4.sub(f32x4.sub(zq, zp), shift), vt);
