@@ -5,6 +5,7 @@
 import type { LogitKit } from "./api.js";
 import type { ProbsKind, RowKernels } from "./backend.js";
 import { PROBS_CROSS_ENTROPY, PROBS_ENTROPY, PROBS_KL_DIVERGENCE } from "./backend.js";
+import { typedArrayKind } from "./intrinsics.js";
 import type { Reduction } from "./types.js";
 import {
   checkFloat32,
@@ -30,8 +31,8 @@ const REDUCED_OPTIONS = ["classes", "temperature", "reduction"]; // entropy of l
 const REDUCED_GRAD_OPTIONS = [...REDUCED_OPTIONS, "gradOutput"];
 const JS_DIVERGENCE_OPTIONS = [...REDUCED_OPTIONS, "beta"];
 const JS_DIVERGENCE_GRAD_OPTIONS = [...JS_DIVERGENCE_OPTIONS, "gradOutput"];
-const CROSS_REDUCED_OPTIONS = ["classes", "reduction", "weight", "ignoreIndex", "labelSmoothing", "temperature"];
-const CROSS_REDUCED_GRAD_OPTIONS = [...CROSS_REDUCED_OPTIONS, "gradOutput"];
+const CROSS_ENTROPY_OPTIONS = ["classes", "reduction", "weight", "ignoreIndex", "labelSmoothing", "temperature"];
+const CROSS_ENTROPY_GRAD_OPTIONS = [...CROSS_ENTROPY_OPTIONS, "gradOutput"];
 const DISTILLATION_OPTIONS = ["classes", "temperature", "alpha", "labels", "ignoreIndex"];
 
 /**
@@ -118,8 +119,9 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
       return out;
     }
 
-    // The kernels write through a plain view of the caller's buffer; the caller gets its own
-    // object back. Softmax and log-softmax may run in place, logsumexp never shares memory.
+    // The kernels write into the caller's buffer (through a plain view when it is a subclass or
+    // foreign array), and the caller gets its own object back. Softmax and log-softmax may run
+    // in place; logsumexp never shares memory with the logits.
     const out = checkFloat32(fn, "options.out", o.out, length, perRow ? "one value per row" : "the length of logits");
     checkNoOverlap(fn, out, z, !perRow);
     kernels[kernel](z, rows, o.classes as number, 1 / temperature, out);
@@ -160,7 +162,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
 
   function crossEntropy(fn: string, withGrad: boolean, logits: unknown, target: unknown, options: unknown) {
     const z = checkFloat32(fn, "logits", logits);
-    const o = checkOptions(fn, options, withGrad ? CROSS_REDUCED_GRAD_OPTIONS : CROSS_REDUCED_OPTIONS);
+    const o = checkOptions(fn, options, withGrad ? CROSS_ENTROPY_GRAD_OPTIONS : CROSS_ENTROPY_OPTIONS);
     const rows = checkShape(fn, "logits", z.length, o.classes);
     const classes = o.classes as number;
     const reduction = checkReduction(fn, o.reduction, "mean", ALL_REDUCTIONS);
@@ -177,18 +179,19 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
     const grad = withGrad ? new Float32Array(z.length) : null;
 
     // A Float32Array target contains probabilities, and integer arrays contain labels.
-    if (target instanceof Float32Array) {
-      if (target.length !== z.length) {
+    if (typedArrayKind(target) === "Float32Array") {
+      const targets = checkFloat32(fn, "target", target);
+      if (targets.length !== z.length) {
         throw new RangeError(
           `${fn}: target must be labels (Int32Array or number[] of length ${rows}) or probabilities ` +
-            `(Float32Array of length ${z.length}, the length of logits), got Float32Array(${target.length}).`,
+            `(Float32Array of length ${z.length}, the length of logits), got Float32Array(${targets.length}).`,
         );
       }
       if (o.ignoreIndex !== undefined) {
         throw new TypeError(`${fn}: options.ignoreIndex applies to integer labels only; remove it for probability targets.`);
       }
       const scale = withGrad ? gradScales(rows, reduction, rows, gradOutput) : null;
-      kernels.crossEntropyTargetsRows(z, target, rows, classes, 1 / temperature, weight, labelSmoothing, rowLoss, scale, grad);
+      kernels.crossEntropyTargetsRows(z, targets, rows, classes, 1 / temperature, weight, labelSmoothing, rowLoss, scale, grad);
       const loss = reduce(rowLoss, reduction, rows);
       return withGrad ? { loss, grad: grad! } : loss;
     }

@@ -1,0 +1,12 @@
+import { createRequire } from "node:module";
+import { dirname } from "node:path";
+import { buildSoftmaxModel } from "./src/peers/onnx.ts";
+const require = createRequire(import.meta.url);
+const ort = await import("onnxruntime-web");
+ort.env.wasm.numThreads = 1;
+const dir = dirname(require.resolve("onnxruntime-web")) ;
+console.log(dir);
+ort.env.wasm.wasmPaths = dir + "/";
+const s = await ort.InferenceSession.create(buildSoftmaxModel("LogSoftmax"), { executionProviders: ["wasm"] });
+const r = await s.run({ x: new ort.Tensor("float32", Float32Array.from([1,2,3,4,5,6]), [2,3]) });
+console.log(r.y.data, s.inputNames, s.outputNames);
