@@ -41,6 +41,8 @@ export interface BenchOptions {
   seed: number;
   real: boolean;
   quick: boolean;
+  /** Whether the random-logit part also times the peer libraries (see `src/peers/peers.ts`). */
+  peers: boolean;
 }
 
 /** Result of parsing: options to run with, or a request for the help text. */
@@ -104,6 +106,11 @@ ${wrapList(DEFAULT_RANDOM_OPS, indent)}
   --seed N          seed of the random logits and labels, an integer in [0, 4294967295].
                     Default ${DEFAULT_SEED}.
   --no-real         skip the real logits (their statistics and timings).
+  --peers           also time peer libraries on the random logits, for softmax, logSoftmax
+                    and crossEntropy: plainjs (plain JavaScript loops, the baseline of the
+                    "vs plainjs" ratio), tfjs-wasm and tfjs-cpu (TensorFlow.js 4.22.0, kernel
+                    and end-to-end variants) and onnxruntime-web (wasm, 1 thread; softmax and
+                    logSoftmax only). A peer that fails to load is reported and skipped.
   --quick           smoke test: ${QUICK_REPS} timed runs, shorter warm-up and samples.
   -h, --help        print this help and exit.
 
@@ -178,7 +185,7 @@ function parseBackends(value: string): BenchBackend[] {
 }
 
 const VALUE_OPTIONS = ["--ops", "--shapes", "--reps", "--backends", "--json", "--seed"] as const;
-const FLAG_OPTIONS = ["--no-real", "--quick", "--help", "-h"] as const;
+const FLAG_OPTIONS = ["--no-real", "--quick", "--peers", "--help", "-h"] as const;
 
 /**
  * Parses the arguments after the script name. Accepts `--option value` and `--option=value`;
@@ -250,6 +257,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     seed: seed === undefined ? DEFAULT_SEED : parseInteger("--seed", seed, 0, 0xffffffff),
     real: !flags.has("--no-real"),
     quick,
+    peers: flags.has("--peers"),
   };
 
   if (options.jsonPath === "") {

@@ -6,14 +6,22 @@ import { cpus, availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BenchBackend } from "./args.js";
+import type { PeerName, PeerVariant } from "./peers/peers.js";
 import type { BackendDiff, RealStats } from "./stats.js";
+
+/** A logitkit backend, or a peer library timed with `--peers`. */
+export type RecordBackend = BenchBackend | PeerName;
 
 /** Timing of one (operation, shape, backend). */
 export interface BenchRecord {
   op: string;
   rows: number;
   classes: number;
-  backend: BenchBackend;
+  backend: RecordBackend;
+  /** On tfjs and onnxruntime-web records: what a call includes (see `PeerVariant`). */
+  variant?: PeerVariant;
+  /** On onnxruntime-web records: each call awaits the promise of `session.run`. */
+  awaited?: boolean;
   /** Median time of one call, in ms. */
   medianMs: number;
   /** Million logits per second: rows * classes / medianMs / 1e3. */
@@ -31,6 +39,8 @@ export interface BenchRecord {
   preallocatedOut: boolean;
   /** On wasm records: js median / wasm median, so above 1 means wasm is faster. */
   ratioVsJs?: number;
+  /** With `--peers`: plainjs median / this median for the same case, so above 1 means faster than plainjs. */
+  ratioVsPlainJs?: number;
 }
 
 /** Failure of one (operation, shape, backend), reported instead of a record. */
@@ -38,7 +48,7 @@ export interface BenchFailure {
   op: string;
   rows: number;
   classes: number;
-  backend: BenchBackend | "all";
+  backend: RecordBackend | "all";
   error: string;
 }
 
@@ -71,6 +81,8 @@ export interface JsonReport {
   command: string;
   options: unknown;
   backends: Partial<Record<BenchBackend, string>>;
+  /** Each peer: `loaded (...)`, or why it failed to load; null without `--peers`. */
+  peers: Partial<Record<PeerName, string>> | null;
   totalSeconds: number;
   records: BenchRecord[];
   failures: BenchFailure[];
@@ -100,23 +112,26 @@ export function melemPerSec(rows: number, classes: number, medianMs: number): nu
   return (rows * classes) / medianMs / 1e3;
 }
 
-/** Sets `ratioVsJs` on every wasm record that has a js record of the same operation and shape. */
+function sameCase(a: BenchRecord, b: BenchRecord): boolean {
+  return a.op === b.op && a.rows === b.rows && a.classes === b.classes && a.data === b.data;
+}
+
+/**
+ * Sets `ratioVsJs` on every wasm record that has a js record of the same operation and shape,
+ * and `ratioVsPlainJs` on every record whose case has a plainjs record (1 on that record).
+ */
 export function addRatios(records: BenchRecord[]): void {
   for (const record of records) {
-    if (record.backend !== "wasm") {
-      continue;
+    if (record.backend === "wasm") {
+      const js = records.find((other) => other.backend === "js" && sameCase(other, record));
+      if (js !== undefined) {
+        record.ratioVsJs = js.medianMs / record.medianMs;
+      }
     }
 
-    const js = records.find(
-      (other) =>
-        other.backend === "js" &&
-        other.op === record.op &&
-        other.rows === record.rows &&
-        other.classes === record.classes &&
-        other.data === record.data,
-    );
-    if (js !== undefined) {
-      record.ratioVsJs = js.medianMs / record.medianMs;
+    const plainJs = records.find((other) => other.backend === "plainjs" && sameCase(other, record));
+    if (plainJs !== undefined) {
+      record.ratioVsPlainJs = plainJs.medianMs / record.medianMs;
     }
   }
 }
@@ -145,27 +160,48 @@ export function formatMs(ms: number): string {
   return ms.toPrecision(4);
 }
 
-/** Formats the timings; the speedup column is left out when no wasm record has a js counterpart. */
+function formatRatio(ratio: number | undefined): string {
+  return ratio === undefined ? "" : `${ratio.toFixed(2)}x`;
+}
+
+/**
+ * Formats the timings. The variant, wasm speedup and plainjs ratio columns appear only when
+ * some record has a value for them, so a run without `--peers` prints the same table as before.
+ */
 export function formatRecordsTable(records: readonly BenchRecord[]): string {
+  const withVariant = records.some((record) => record.variant !== undefined);
   const withRatio = records.some((record) => record.ratioVsJs !== undefined);
-  const header = ["op", "shape", "data", "backend", "median ms", "Melem/s"];
-  const rightAligned = [false, false, false, false, true, true];
+  const withPlainJsRatio = records.some((record) => record.ratioVsPlainJs !== undefined);
+
+  const header = ["op", "shape", "data", "backend"];
+  const rightAligned = [false, false, false, false];
+  if (withVariant) {
+    header.push("variant");
+    rightAligned.push(false);
+  }
+  header.push("median ms", "Melem/s");
+  rightAligned.push(true, true);
   if (withRatio) {
     header.push("wasm speedup vs js");
     rightAligned.push(true);
   }
+  if (withPlainJsRatio) {
+    header.push("speed vs plainjs");
+    rightAligned.push(true);
+  }
 
   const rows = records.map((record) => {
-    const cells = [
-      record.op,
-      `${record.rows}x${record.classes}`,
-      record.data,
-      record.backend,
-      formatMs(record.medianMs),
-      record.melemPerSec.toFixed(1),
-    ];
+    const cells = [record.op, `${record.rows}x${record.classes}`, record.data, record.backend];
+    if (withVariant) {
+      const variant = record.variant ?? "";
+      cells.push(record.awaited === true ? `${variant}, await` : variant);
+    }
+    cells.push(formatMs(record.medianMs), record.melemPerSec.toFixed(1));
     if (withRatio) {
-      cells.push(record.ratioVsJs === undefined ? "" : `${record.ratioVsJs.toFixed(2)}x`);
+      cells.push(formatRatio(record.ratioVsJs));
+    }
+    if (withPlainJsRatio) {
+      cells.push(formatRatio(record.ratioVsPlainJs));
     }
     return cells;
   });

@@ -118,3 +118,83 @@ export function timeAlternating<B extends string>(
     callsPerSample: callsPerSample[index],
   }));
 }
+
+/** Function to time with `timeAlternatingAsync`. */
+export interface AsyncTimedFunction<B extends string = string> extends TimedFunction<B> {
+  /** Whether `run` returns a promise that each call awaits before the next call starts. */
+  awaited: boolean;
+  /**
+   * Runs before the warm-up and before every sample, outside the timing: for example to make a
+   * library's backend current when several functions share one global library state.
+   */
+  prepare?: () => void;
+}
+
+async function timeCallsAsync(fn: AsyncTimedFunction, calls: number, clock: Clock): Promise<number> {
+  if (!fn.awaited) {
+    return timeCalls(fn.run, calls, clock);
+  }
+
+  const start = clock();
+  for (let i = 0; i < calls; i++) {
+    lastResult = await fn.run();
+  }
+  return clock() - start;
+}
+
+/** `warmUpAndCalibrate` for a function that may return a promise; see there for the rules. */
+export async function warmUpAndCalibrateAsync(fn: AsyncTimedFunction, config: TimingConfig, clock: Clock = defaultClock): Promise<number> {
+  fn.prepare?.();
+  const start = clock();
+  let warmupCalls = 0;
+  while (warmupCalls < config.warmupCalls || clock() - start < config.warmupMs) {
+    lastResult = fn.awaited ? await fn.run() : fn.run();
+    warmupCalls++;
+  }
+
+  const maxCallsPerSample = 1 << 24;
+  let calls = 1;
+  while (calls < maxCallsPerSample && (await timeCallsAsync(fn, calls, clock)) < config.minSampleMs) {
+    calls *= 2;
+  }
+  return calls;
+}
+
+/**
+ * `timeAlternating` for functions that may be asynchronous or need a `prepare` step. A function
+ * with `awaited: false` is timed in the same synchronous loop as in `timeAlternating`, so that
+ * its times compare with those of `timeAlternating`; an awaited call also counts the promise
+ * resolution and event-loop turn in its time.
+ */
+export async function timeAlternatingAsync<B extends string>(
+  functions: readonly AsyncTimedFunction<B>[],
+  config: TimingConfig,
+  onRun?: (runIndex: number) => void,
+  clock: Clock = defaultClock,
+): Promise<BackendTiming<B>[]> {
+  const callsPerSample: number[] = [];
+  for (const fn of functions) {
+    callsPerSample.push(await warmUpAndCalibrateAsync(fn, config, clock));
+  }
+  const samples: number[][] = functions.map(() => []);
+
+  for (let runIndex = 0; runIndex < config.reps; runIndex++) {
+    onRun?.(runIndex);
+
+    for (let k = 0; k < functions.length; k++) {
+      const index = runIndex % 2 === 0 ? k : functions.length - 1 - k;
+      const calls = callsPerSample[index];
+      functions[index].prepare?.();
+      samples[index].push((await timeCallsAsync(functions[index], calls, clock)) / calls);
+    }
+  }
+
+  return functions.map((fn, index) => ({
+    backend: fn.backend,
+    medianMs: median(samples[index]),
+    minMs: Math.min(...samples[index]),
+    maxMs: Math.max(...samples[index]),
+    runs: samples[index].length,
+    callsPerSample: callsPerSample[index],
+  }));
+}

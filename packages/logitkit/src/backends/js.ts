@@ -3,12 +3,13 @@
  * SIMD is missing or cannot be compiled. Each function below mirrors the kernel of the same
  * name in `packages/kernels/assembly/`, pass for pass, so the two can be read side by side.
  *
- * Arithmetic is float64 (JavaScript numbers, `Math.exp`, `Math.log`); only the stored outputs
+ * Arithmetic is float64 (JavaScript numbers, `expNonPositive` from fast-exp.ts, `Math.log`); only the stored outputs
  * are rounded to float32. Passes over a row: the maximum, then the exponentials and their sums,
  * then the outputs.
  */
 import type { ProbsKind, RowKernels } from "../backend.js";
 import { PROBS_CROSS_ENTROPY, PROBS_ENTROPY } from "../backend.js";
+import { expNonPositive } from "./fast-exp.js";
 
 /**
  * Returns the maximum of `z[base .. base + classes)`. A `NaN` anywhere makes it `NaN`, like
@@ -31,7 +32,7 @@ function rowMax(z: Float32Array, base: number, classes: number): number {
  */
 function shiftedLse(z: Float32Array, base: number, classes: number, m: number, invT: number): number {
   let sum = 0;
-  for (let i = base, end = base + classes; i < end; i++) sum += Math.exp((z[i] - m) * invT);
+  for (let i = base, end = base + classes; i < end; i++) sum += expNonPositive((z[i] - m) * invT);
   return Math.log(sum);
 }
 
@@ -43,7 +44,7 @@ function softmaxRows(z: Float32Array, rows: number, classes: number, invT: numbe
 
     let sum = 0;
     for (let i = base; i < end; i++) {
-      const e = Math.exp((z[i] - m) * invT);
+      const e = expNonPositive((z[i] - m) * invT);
       out[i] = e;
       sum += e;
     }
@@ -127,7 +128,7 @@ function entropyLogitsRows(
     let weighted = 0;
     for (let i = base; i < end; i++) {
       const x = (z[i] - m) * invT;
-      const e = Math.exp(x);
+      const e = expNonPositive(x);
       sum += e;
       if (e !== 0) weighted += e * x;
     }
@@ -144,7 +145,7 @@ function entropyLogitsRows(
     const scale = (gradScale[r] * invT) / sum;
     for (let i = base; i < end; i++) {
       const x = (z[i] - m) * invT;
-      const e = Math.exp(x);
+      const e = expNonPositive(x);
       grad[i] = e === 0 ? 0 : scale * e * (mean - x);
     }
   }
@@ -187,7 +188,7 @@ function crossEntropyLabelsRows(
     let weightedLogits = 0;
     for (let i = base; i < end; i++) {
       const x = (z[i] - m) * invT;
-      sum += Math.exp(x);
+      sum += expNonPositive(x);
       if (labelSmoothing !== 0) weightedLogits += weight === null ? x : weight[i - base] * x;
     }
     const lse = Math.log(sum);
@@ -203,7 +204,7 @@ function crossEntropyLabelsRows(
     const scale = gradScale[r] * invT;
     const probScale = (scale * (hardWeight + smoothPerClass * weightSum)) / sum;
     for (let i = base; i < end; i++) {
-      const e = Math.exp((z[i] - m) * invT);
+      const e = expNonPositive((z[i] - m) * invT);
       const wc = weight === null ? 1 : weight[i - base];
       grad[i] = probScale * e - scale * smoothPerClass * wc;
     }
@@ -238,7 +239,7 @@ function crossEntropyTargetsRows(
     let targetLogits = 0;
     for (let i = base; i < end; i++) {
       const x = (z[i] - m) * invT;
-      sum += Math.exp(x);
+      sum += expNonPositive(x);
       const wt = (weight === null ? 1 : weight[i - base]) * (keep * targets[i] + smoothPerClass);
       if (wt !== 0) {
         targetMass += wt;
@@ -252,7 +253,7 @@ function crossEntropyTargetsRows(
     const scale = gradScale[r] * invT;
     const probScale = (scale * targetMass) / sum;
     for (let i = base; i < end; i++) {
-      const e = Math.exp((z[i] - m) * invT);
+      const e = expNonPositive((z[i] - m) * invT);
       const wt = (weight === null ? 1 : weight[i - base]) * (keep * targets[i] + smoothPerClass);
       grad[i] = probScale * e - scale * wt;
     }
@@ -319,8 +320,8 @@ function klRow(
   let linear = 0;
   let excess = 0;
   for (let i = base; i < end; i++) {
-    const e = Math.exp((pz[i] - pm) * invT);
-    const eq = Math.exp((qz[i] - qm) * invT);
+    const e = expNonPositive((pz[i] - pm) * invT);
+    const eq = expNonPositive((qz[i] - qm) * invT);
     const d = (qz[i] - pz[i] - (qm - pm)) * invT;
     if (e !== 0) {
       linear += e * d;
@@ -381,8 +382,8 @@ function jsDivergenceRows(
     for (let i = base; i < end; i++) {
       const logP = (pz[i] - pm) * invT - pl;
       const logQ = (qz[i] - qm) * invT - ql;
-      const pi = Math.exp(logP);
-      const qi = Math.exp(logQ);
+      const pi = expNonPositive(logP);
+      const qi = expNonPositive(logQ);
       let h = 0;
       if (beta === 1) {
         if (qi !== 0) h = logQ - logP;
@@ -403,7 +404,7 @@ function jsDivergenceRows(
     if (gradScale === null || grad === null) continue;
     const scale = gradScale[r] * invT;
     for (let i = base; i < end; i++) {
-      const qi = Math.exp((qz[i] - qm) * invT - ql);
+      const qi = expNonPositive((qz[i] - qm) * invT - ql);
       grad[i] = qi === 0 ? 0 : scale * qi * (grad[i] - meanH);
     }
   }
@@ -448,7 +449,7 @@ function distillationRows(
     const sm = rowMax(sz, base, classes);
     const sl1 = hasHard ? shiftedLse(sz, base, classes, sm, 1) : 0;
     if (hasHard && hasGrad) {
-      for (let i = base; i < end; i++) grad[i] += scale * hardWeight * Math.exp(sz[i] - sm - sl1);
+      for (let i = base; i < end; i++) grad[i] += scale * hardWeight * expNonPositive(sz[i] - sm - sl1);
     }
 
     let loss = softWeight * kl;
