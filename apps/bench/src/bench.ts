@@ -8,9 +8,23 @@ import { loadRealData, type RealData } from "./data.js";
 import { findOp, type OpDefinition, type OpInput } from "./ops.js";
 import { mulberry32, randomLabels, randomLogits } from "./prng.js";
 import type { Progress } from "./progress.js";
-import { addRatios, melemPerSec, type BenchFailure, type BenchRecord, type RealDataReport } from "./report.js";
+import type { Peer, PeerName, PeerVariant } from "./peers/peers.js";
+import {
+  addRatios,
+  melemPerSec,
+  type BenchFailure,
+  type BenchRecord,
+  type RealDataReport,
+  type RecordBackend,
+} from "./report.js";
 import { computeBackendDiffs, computeRealStats, type RealStats } from "./stats.js";
-import { timeAlternating, type TimedFunction, type TimingConfig } from "./timing.js";
+import {
+  timeAlternating,
+  timeAlternatingAsync,
+  type AsyncTimedFunction,
+  type BackendTiming,
+  type TimingConfig,
+} from "./timing.js";
 
 /** Standard deviation of the random logits, about that of LLM next-token logits. */
 export const RANDOM_LOGIT_STD = 3;
@@ -25,6 +39,8 @@ export interface BenchRun {
   realData: RealDataReport | null;
   /** Each requested backend: `loaded`, or why it failed to load. */
   backends: Partial<Record<BenchBackend, string>>;
+  /** With `--peers`, each peer: `loaded (...)`, or why it failed to load; null otherwise. */
+  peers: Partial<Record<PeerName, string>> | null;
   /** Whether every requested part ran; false when no backend loaded or a case failed. */
   complete: boolean;
 }
@@ -94,48 +110,100 @@ export async function loadBackends(
   return { kits, status };
 }
 
+/** Function timed in one case, with the fields of its record that the timing does not give. */
+interface CaseFunction extends AsyncTimedFunction<RecordBackend> {
+  variant?: PeerVariant;
+  preallocatedOut: boolean;
+}
+
 /**
- * Times one case on every loaded backend. A backend whose first call throws is reported as a
- * failure and left out, so that the others are still timed.
+ * Binds one case to every loaded backend and peer and runs each function once. A function that
+ * throws is reported as a failure and left out, so that the others are still timed.
  */
-function timeCase(
+async function bindCase(
   benchCase: BenchCase,
   input: OpInput,
   kits: Map<BenchBackend, LogitKit>,
-  config: TimingConfig,
+  peers: readonly Peer[],
   progress: Progress,
-  step: string,
-): { records: BenchRecord[]; failures: BenchFailure[] } {
-  const { op, shape, data } = benchCase;
-  const functions: TimedFunction<BenchBackend>[] = [];
+): Promise<{ functions: CaseFunction[]; failures: BenchFailure[]; releases: (() => void)[] }> {
+  const { op, shape } = benchCase;
+  const functions: CaseFunction[] = [];
   const failures: BenchFailure[] = [];
+  const releases: (() => void)[] = [];
+
+  const reportFailure = (backend: RecordBackend, error: unknown) => {
+    failures.push({ op: op.name, ...shape, backend, error: errorMessage(error) });
+    progress.log(`${op.name} ${formatShape(shape)} failed on ${backend}: ${errorMessage(error)}`);
+  };
 
   for (const [backend, kit] of kits) {
     try {
       const run = op.bind(kit, input);
       run();
-      functions.push({ backend, run });
+      functions.push({ backend, run, awaited: false, preallocatedOut: op.preallocatedOut });
     } catch (error) {
-      failures.push({ op: op.name, ...shape, backend, error: errorMessage(error) });
-      progress.log(`${op.name} ${formatShape(shape)} failed on the ${backend} backend: ${errorMessage(error)}`);
+      reportFailure(backend, error);
     }
   }
+
+  for (const peer of peers) {
+    try {
+      const bound = peer.bind(op.name, input);
+      if (bound === null) continue;
+      releases.push(bound.release);
+
+      for (const fn of bound.functions) {
+        fn.prepare?.();
+        if (fn.awaited) await fn.run();
+        else fn.run();
+        functions.push(fn);
+      }
+    } catch (error) {
+      reportFailure(peer.name, error);
+    }
+  }
+  return { functions, failures, releases };
+}
+
+/**
+ * Times one case on every loaded backend and on the peers that implement its operation. Without
+ * peers the synchronous `timeAlternating` loop runs, as it did before peers existed.
+ */
+async function timeCase(
+  benchCase: BenchCase,
+  input: OpInput,
+  kits: Map<BenchBackend, LogitKit>,
+  peers: readonly Peer[],
+  config: TimingConfig,
+  progress: Progress,
+  step: string,
+): Promise<{ records: BenchRecord[]; failures: BenchFailure[] }> {
+  const { op, shape, data } = benchCase;
+  const { functions, failures, releases } = await bindCase(benchCase, input, kits, peers, progress);
   if (functions.length === 0) {
+    releases.forEach((release) => release());
     return { records: [], failures };
   }
 
   progress.update(step, "warm-up");
-  let timings;
+  const onRun = (runIndex: number) => progress.update(step, `run ${runIndex + 1}/${config.reps}`);
+  let timings: BackendTiming<RecordBackend>[];
   try {
-    timings = timeAlternating(functions, config, (runIndex) => progress.update(step, `run ${runIndex + 1}/${config.reps}`));
+    const needsAsync = functions.some((fn) => fn.awaited || fn.prepare !== undefined);
+    timings = needsAsync ? await timeAlternatingAsync(functions, config, onRun) : timeAlternating(functions, config, onRun);
   } catch (error) {
     failures.push({ op: op.name, ...shape, backend: "all", error: errorMessage(error) });
     progress.log(`${op.name} ${formatShape(shape)} failed during the timing: ${errorMessage(error)}`);
     return { records: [], failures };
+  } finally {
+    releases.forEach((release) => release());
   }
 
-  const records = timings.map(
-    (timing): BenchRecord => ({
+  // timeAlternating* return one timing per function, in the order of `functions`.
+  const records = timings.map((timing, index): BenchRecord => {
+    const fn = functions[index];
+    const record: BenchRecord = {
       op: op.name,
       rows: shape.rows,
       classes: shape.classes,
@@ -147,9 +215,12 @@ function timeCase(
       callsPerSample: timing.callsPerSample,
       minMs: timing.minMs,
       maxMs: timing.maxMs,
-      preallocatedOut: op.preallocatedOut,
-    }),
-  );
+      preallocatedOut: fn.preallocatedOut,
+    };
+    if (fn.variant !== undefined) record.variant = fn.variant;
+    if (fn.awaited) record.awaited = true;
+    return record;
+  });
   return { records, failures };
 }
 
@@ -181,9 +252,21 @@ function analyzeRealData(data: RealData, kits: Map<BenchBackend, LogitKit>): Rea
  */
 export async function runBench(options: BenchOptions, loader: KitLoader, progress: Progress): Promise<BenchRun> {
   const { kits, status } = await loadBackends(options.backends, loader, progress);
-  const run: BenchRun = { records: [], failures: [], realData: null, backends: status, complete: kits.size > 0 };
+  const run: BenchRun = { records: [], failures: [], realData: null, backends: status, peers: null, complete: kits.size > 0 };
   if (kits.size === 0) {
     return run;
+  }
+
+  // The peer module is imported only here, so that a run without --peers loads no peer library.
+  let peers: Peer[] = [];
+  let peerOps: readonly string[] = [];
+  if (options.peers) {
+    const peerModule = await import("./peers/peers.js");
+    progress.update("loading the peer libraries");
+    const loaded = await peerModule.loadPeers((message) => progress.log(message));
+    peers = loaded.peers;
+    peerOps = peerModule.PEER_OPS;
+    run.peers = loaded.status;
   }
 
   const config = timingConfig(options);
@@ -193,13 +276,16 @@ export async function runBench(options: BenchOptions, loader: KitLoader, progres
   const totalCases = realOps.length + randomOps.length * options.shapes.length;
   let caseIndex = 0;
 
-  const runCases = (cases: BenchCase[], input: OpInput) => {
+  const runCases = async (cases: BenchCase[], input: OpInput) => {
     for (const benchCase of cases) {
       caseIndex++;
-      const step = `[${caseIndex}/${totalCases}] ${benchCase.op.name} ${formatShape(benchCase.shape)} ${backendText}`;
+      // Peers run on the random logits only, for the operations they implement.
+      const casePeers = benchCase.data === "random" && peerOps.includes(benchCase.op.name) ? peers : [];
+      const names = [backendText, ...casePeers.map((peer) => peer.name)].join(",");
+      const step = `[${caseIndex}/${totalCases}] ${benchCase.op.name} ${formatShape(benchCase.shape)} ${names}`;
       progress.update(step);
 
-      const result = timeCase(benchCase, input, kits, config, progress, step);
+      const result = await timeCase(benchCase, input, kits, casePeers, config, progress, step);
       run.records.push(...result.records);
       run.failures.push(...result.failures);
     }
@@ -232,7 +318,7 @@ export async function runBench(options: BenchOptions, loader: KitLoader, progres
         labels: data.labels,
       };
       const shape = { rows: data.rows, classes: data.classes };
-      runCases(realOps.map((op) => ({ op, shape, data: "real" })), input);
+      await runCases(realOps.map((op) => ({ op, shape, data: "real" })), input);
     }
   }
 
@@ -246,9 +332,17 @@ export async function runBench(options: BenchOptions, loader: KitLoader, progres
       caseIndex += randomOps.length;
       continue;
     }
-    runCases(randomOps.map((op) => ({ op, shape, data: "random" })), input);
+    await runCases(randomOps.map((op) => ({ op, shape, data: "random" })), input);
   }
   progress.clear();
+
+  for (const peer of peers) {
+    try {
+      await peer.close();
+    } catch (error) {
+      progress.log(`Closing the ${peer.name} peer failed: ${errorMessage(error)}`);
+    }
+  }
 
   addRatios(run.records);
   run.complete = run.failures.length === 0;

@@ -84,6 +84,12 @@ async function main(argv: readonly string[]): Promise<number> {
     .join("; ");
   out.push(`logitkit benchmark on ${machine.cpu} (${machine.cores} cores), Node ${machine.node}, ${machine.platform}`);
   out.push(`backends: ${backendText}`);
+  if (run.peers !== null) {
+    const peerText = Object.entries(run.peers)
+      .map(([name, status]) => `  ${name}: ${status}`)
+      .join("\n");
+    out.push(`peers:\n${peerText}`);
+  }
 
   if (run.realData !== null) {
     const { realData } = run;
@@ -107,6 +113,14 @@ async function main(argv: readonly string[]): Promise<number> {
       `Timings: median time per call over ${reps} timed runs per backend, alternating backends; ` +
         "Melem/s = million logits (rows x classes) per second.",
     );
+    if (run.peers !== null) {
+      out.push(
+        "Peers: variant kernel = input tensor created before the timing, op + dataSync() + dispose; " +
+          "end-to-end = Float32Array in, Float32Array out, tensors created and disposed in the call; " +
+          "await = each call awaits the promise of session.run. " +
+          "speed vs plainjs = plainjs median / this median.",
+      );
+    }
     out.push(formatRecordsTable(run.records));
   }
 
@@ -124,6 +138,7 @@ async function main(argv: readonly string[]): Promise<number> {
     command: ["pnpm", "bench", ...argv].map(quoteArg).join(" "),
     options,
     backends: run.backends,
+    peers: run.peers,
     totalSeconds,
     records: run.records,
     failures: run.failures,

@@ -160,8 +160,12 @@ export function formatMs(ms: number): string {
   return ms.toPrecision(4);
 }
 
-function formatRatio(ratio: number | undefined): string {
-  return ratio === undefined ? "" : `${ratio.toFixed(2)}x`;
+/** Formats a ratio with two decimals, or two significant digits below 0.1 so that small ratios do not print as 0.00x. */
+export function formatRatio(ratio: number | undefined): string {
+  if (ratio === undefined) {
+    return "";
+  }
+  return `${ratio >= 0.1 ? ratio.toFixed(2) : ratio.toPrecision(2)}x`;
 }
 
 /**

@@ -98,6 +98,7 @@ describe("writeJsonReport", () => {
       command: "pnpm bench",
       options: {},
       backends: { js: "loaded" },
+      peers: null,
       totalSeconds: 1.5,
       records: [record("js", 8)],
       failures: [],

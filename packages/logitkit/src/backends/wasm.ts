@@ -6,7 +6,7 @@
  * the memory grows when a call needs more (it never shrinks). Large inputs are processed in
  * chunks of whole rows, so one call's working set stays near `CHUNK_BYTES`. Every kernel maps
  * rows to rows independently, so chunking does not change any result. `memory.grow` detaches
- * the old buffer, so the cached views of the memory are replaced after every growth.
+ * the old buffer, so the cached views of the memory are replaced right after every growth.
  */
 import type { ProbsKind, RowKernels } from "../backend.js";
 import { kernelsWasmBase64 } from "../generated/kernels-wasm.js";
@@ -156,40 +156,39 @@ export async function loadWasmKernels(): Promise<RowKernels> {
 function createWasmKernels(wasm: KernelExports): RowKernels {
   const heapBase = align16(wasm.heap_base());
 
-  /** Grows the memory so that `[0, end)` is addressable. */
+  // Views of the whole memory. Only `memory.grow` (in ensureMemory) replaces the buffer here,
+  // since the module never grows its own memory, so the views are rebuilt right after each
+  // growth and no detached view is ever used. Reading `memory.buffer` on every call would cost
+  // more than a whole softmax of a short row.
+  let heapF32 = new Float32Array(wasm.memory.buffer as ArrayBuffer);
+  let heapF64 = new Float64Array(wasm.memory.buffer as ArrayBuffer);
+  let heapI32 = new Int32Array(wasm.memory.buffer as ArrayBuffer);
+  let memoryBytes = heapF32.byteLength;
+
+  /** Grows the memory so that `[0, end)` is addressable, and refreshes the views. */
   function ensureMemory(end: number): void {
-    const have = wasm.memory.buffer.byteLength;
-    if (end <= have) return;
+    if (end <= memoryBytes) return;
     if (end > MAX_MEMORY_BYTES) {
       throw new RangeError(
         `logitkit: one chunk of this call needs ${end} bytes of WebAssembly memory, more than the 4 GiB ` +
           `that wasm32 can address; use fewer classes per row or the js backend.`,
       );
     }
-    const pages = Math.ceil((end - have) / PAGE_BYTES);
+    const pages = Math.ceil((end - memoryBytes) / PAGE_BYTES);
     try {
       wasm.memory.grow(pages);
     } catch (error) {
       throw new RangeError(`logitkit: could not grow WebAssembly memory to ${end} bytes: ${(error as Error).message}`);
     }
+    const buffer = wasm.memory.buffer as ArrayBuffer;
+    heapF32 = new Float32Array(buffer);
+    heapF64 = new Float64Array(buffer);
+    heapI32 = new Int32Array(buffer);
+    memoryBytes = buffer.byteLength;
   }
-
-  // Views of the whole memory, replaced whenever `memory.buffer` changes (every growth detaches
-  // the old buffer). They are checked after each `ensureMemory`, so no detached view is used.
-  let heapBuffer: ArrayBuffer | null = null;
-  let heapF32 = new Float32Array(0);
-  let heapF64 = new Float64Array(0);
-  let heapI32 = new Int32Array(0);
 
   /** Returns the view of the whole memory with the element type of `data`. */
   function heapOf(data: TypedArray): TypedArray {
-    const buffer = wasm.memory.buffer as ArrayBuffer;
-    if (buffer !== heapBuffer) {
-      heapBuffer = buffer;
-      heapF32 = new Float32Array(buffer);
-      heapF64 = new Float64Array(buffer);
-      heapI32 = new Int32Array(buffer);
-    }
     if (data instanceof Float64Array) return heapF64;
     return data instanceof Int32Array ? heapI32 : heapF32;
   }
@@ -282,7 +281,7 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
   return {
     name: "wasm",
 
-    memoryBytes: () => wasm.memory.buffer.byteLength,
+    memoryBytes: () => memoryBytes,
 
     softmaxRows(z, rows, classes, invT, out) {
       run(rows, [input(z, classes), output(out, classes)], ([zp, op], n) =>
