@@ -167,8 +167,8 @@ async function bindCase(
 }
 
 /**
- * Times one case on every loaded backend and on the peers that implement its operation. Without
- * peers the synchronous `timeAlternating` loop runs, as it did before peers existed.
+ * Times one case on every loaded backend and on the peers that implement its operation. When no
+ * function is awaited or needs a `prepare` step, the synchronous `timeAlternating` loop runs.
  */
 async function timeCase(
   benchCase: BenchCase,

@@ -162,9 +162,9 @@ export async function warmUpAndCalibrateAsync(fn: AsyncTimedFunction, config: Ti
 
 /**
  * `timeAlternating` for functions that may be asynchronous or need a `prepare` step. A function
- * with `awaited: false` is timed in the same synchronous loop as in `timeAlternating`, so that
- * its times compare with those of `timeAlternating`; an awaited call also counts the promise
- * resolution and event-loop turn in its time.
+ * with `awaited: false` is timed in the same synchronous loop as in `timeAlternating`, so its
+ * times compare with those of `timeAlternating`. The time of an awaited call also includes the
+ * promise resolution and its event-loop turn.
  */
 export async function timeAlternatingAsync<B extends string>(
   functions: readonly AsyncTimedFunction<B>[],

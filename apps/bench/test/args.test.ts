@@ -36,6 +36,16 @@ describe("parseArgs", () => {
     expect(options.seed).toBe(DEFAULT_SEED);
     expect(options.real).toBe(true);
     expect(options.quick).toBe(false);
+    expect(options.peers).toBe(false);
+  });
+
+  it("parses --peers", () => {
+    expect(parseOptions(["--peers"]).peers).toBe(true);
+    expect(parseOptions(["--quick", "--peers", "--no-real"])).toMatchObject({ peers: true, quick: true, real: false });
+  });
+
+  it("rejects a value for --peers", () => {
+    expect(usageErrorOf(["--peers=yes"]).message).toBe('invalid option "--peers=yes": --peers takes no value');
   });
 
   it("default shapes are the LLM-like ones", () => {
@@ -105,7 +115,7 @@ describe("parseArgs", () => {
   it("help text names every option with its default", () => {
     const text = helpText();
 
-    for (const option of ["--ops", "--shapes", "--reps", "--json", "--backends", "--seed", "--no-real", "--quick", "--help"]) {
+    for (const option of ["--ops", "--shapes", "--reps", "--json", "--backends", "--seed", "--no-real", "--quick", "--peers", "--help"]) {
       expect(text).toContain(option);
     }
     expect(text).toContain("Default 15");

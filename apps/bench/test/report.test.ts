@@ -14,9 +14,10 @@ import {
   writeJsonReport,
   type BenchRecord,
   type JsonReport,
+  type RecordBackend,
 } from "../src/report.js";
 
-function record(backend: "wasm" | "js", medianMs: number, op = "softmax"): BenchRecord {
+function record(backend: RecordBackend, medianMs: number, op = "softmax"): BenchRecord {
   return {
     op,
     rows: 8,
@@ -49,6 +50,36 @@ describe("addRatios", () => {
     expect(records[0].ratioVsJs).toBe(4);
     expect(records[1].ratioVsJs).toBeUndefined();
     expect(records[2].ratioVsJs).toBeUndefined();
+  });
+});
+
+describe("addRatios with peers", () => {
+  it("sets plainjs time over each time of the same case", () => {
+    const records = [record("wasm", 2), record("js", 8), record("plainjs", 10), record("tfjs-wasm", 20), record("js", 3, "logSumExp")];
+    addRatios(records);
+
+    expect(records.map((entry) => entry.ratioVsPlainJs)).toEqual([5, 1.25, 1, 0.5, undefined]);
+    expect(records[0].ratioVsJs).toBe(4);
+  });
+});
+
+describe("formatRecordsTable with peers", () => {
+  it("adds the variant and plainjs ratio columns", () => {
+    const ort = { ...record("onnxruntime-web", 250), variant: "end-to-end" as const, awaited: true };
+    const records = [record("js", 8), record("plainjs", 10), ort];
+    addRatios(records);
+    const lines = formatRecordsTable(records).split("\n");
+
+    expect(lines[0]).toMatch(/backend\s+variant\s+median ms\s+Melem\/s\s+speed vs plainjs$/);
+    expect(lines[2]).toMatch(/js\s+8\.000\s+50\.3\s+1\.25x$/);
+    expect(lines[4]).toMatch(/onnxruntime-web\s+end-to-end, await\s+250\.0\s+1\.6\s+0\.040x$/);
+  });
+
+  it("leaves the peer columns out without peers", () => {
+    const records = [record("wasm", 2), record("js", 8)];
+    addRatios(records);
+
+    expect(formatRecordsTable(records).split("\n")[0]).toMatch(/Melem\/s\s+wasm speedup vs js$/);
   });
 });
 

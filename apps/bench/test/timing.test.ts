@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { median, timeAlternating, warmUpAndCalibrate, type TimingConfig } from "../src/timing.js";
+import { median, timeAlternating, timeAlternatingAsync, warmUpAndCalibrate, type TimingConfig } from "../src/timing.js";
 
 /** Clock that advances only when a fake call runs, by that call's cost. */
 function fakeClock() {
@@ -113,5 +113,36 @@ describe("timeAlternating", () => {
 
     expect(results[0].medianMs).toBeGreaterThan(0);
     expect(results[0].callsPerSample).toBeGreaterThan(1);
+  });
+});
+
+describe("timeAlternatingAsync", () => {
+  it("awaits async calls and prepares each sample", async () => {
+    const { clock, advance } = fakeClock();
+    const events: string[] = [];
+    const functions = [
+      { backend: "sync", awaited: false, prepare: () => events.push("prepare sync"), run: () => advance(4) },
+      {
+        backend: "async",
+        awaited: true,
+        run: async () => {
+          await Promise.resolve();
+          advance(10);
+        },
+      },
+    ];
+
+    const results = await timeAlternatingAsync(
+      functions,
+      { reps: 3, warmupMs: 0, warmupCalls: 1, minSampleMs: 1 },
+      (runIndex) => events.push(`run ${runIndex}`),
+      clock,
+    );
+
+    expect(results.map((result) => result.backend)).toEqual(["sync", "async"]);
+    expect(results[0].medianMs).toBe(4);
+    expect(results[1].medianMs).toBe(10);
+    expect(results[1].runs).toBe(3);
+    expect(events).toEqual(["prepare sync", "run 0", "prepare sync", "run 1", "prepare sync", "run 2", "prepare sync"]);
   });
 });

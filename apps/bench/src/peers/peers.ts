@@ -21,12 +21,12 @@ export type PeerName = (typeof PEER_NAMES)[number];
 /** The baseline of `ratioVsPlainJs`. */
 export const BASELINE_PEER: PeerName = "plainjs";
 
-/** Operations that peers implement; the others are timed on logitkit's backends only. */
+/** Operations that peers implement. The others are timed on logitkit's backends only. */
 export const PEER_OPS: readonly string[] = ["softmax", "logSoftmax", "crossEntropy"];
 
 /**
- * What a peer record times. `kernel`: the input tensor exists before the timing, and a call runs
- * the op and copies its result out with `dataSync()`. `end-to-end`: a call goes from a
+ * Scope of a timed peer call. With `kernel` the input tensor exists before the timing, and a call
+ * runs the op and copies its result out with `dataSync()`. With `end-to-end` a call goes from a
  * Float32Array to a Float32Array, creating and releasing the library's tensors.
  */
 export type PeerVariant = "kernel" | "end-to-end";
@@ -47,7 +47,7 @@ export interface BoundPeer {
 /** Loaded peer. */
 export interface Peer {
   name: PeerName;
-  /** Binds `op` to `input`; returns null when the peer does not implement `op`. */
+  /** Binds `op` to `input`, or returns null when the peer does not implement `op`. */
   bind(op: string, input: OpInput): BoundPeer | null;
   /** Releases what the peer holds, such as inference sessions. */
   close(): Promise<void>;
@@ -96,7 +96,7 @@ function createPlainJsPeer(): Peer {
 
 type TfModule = typeof Tf;
 
-/** Imports tfjs-core with the wasm and cpu backends once; both peers share its global engine. */
+/** Imports tfjs-core with the wasm and cpu backends once, because both peers share its global engine. */
 let tfModule: Promise<TfModule> | undefined;
 
 async function importTf(): Promise<TfModule> {
@@ -105,7 +105,7 @@ async function importTf(): Promise<TfModule> {
     await import("@tensorflow/tfjs-backend-cpu");
     const wasm = await import("@tensorflow/tfjs-backend-wasm");
 
-    // One thread, as logitkit runs on one; the paths make the backend read its .wasm files from
+    // One thread, as logitkit runs on one. The paths make the backend read its .wasm files from
     // node_modules instead of fetching them.
     tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
     wasm.setThreadsCount(1);
@@ -139,8 +139,11 @@ async function createTfjsPeer(backend: "wasm" | "cpu"): Promise<{ peer: Peer; de
   const tf = await importTf();
   const name: PeerName = backend === "wasm" ? "tfjs-wasm" : "tfjs-cpu";
   if (!(await tf.setBackend(backend))) {
-    throw new Error(`tf.setBackend("${backend}") returned false: the backend failed to initialize`);
+    throw new Error(`tf.setBackend("${backend}") returned false: the backend failed to initialize, see the tfjs warning above`);
   }
+  // In tfjs-core 4.22.0 the PROD flag only silences console warnings, such as the cpu backend's
+  // advice to install tfjs-node. It is set after the initialization so that its errors still print.
+  tf.enableProdMode();
 
   let detail = `tfjs-core ${tf.version_core}`;
   if (backend === "wasm") {
@@ -155,8 +158,8 @@ async function createTfjsPeer(backend: "wasm" | "cpu"): Promise<{ peer: Peer; de
 
       useTfBackend(tf, backend);
       const input = tf.tensor2d(first, [rows, classes]);
-      // NOTE: an ignored row gets an all-zero one-hot row, which tfjs still counts in the mean;
-      // the random logits have no ignored rows, so the loss equals logitkit's there.
+      // NOTE: an ignored row gets an all-zero one-hot row, which tfjs still counts in the mean.
+      // The random logits have no ignored rows, so there the loss equals logitkit's.
       const target = op === "crossEntropy" ? tf.tensor2d(oneHot(labels, classes), [rows, classes]) : null;
 
       const apply = (x: Tf.Tensor2D): Tf.Tensor => {
@@ -243,18 +246,24 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/**
- * Loads every peer. A peer that fails to load is reported in `status` and left out; `log`
- * receives one line per failure.
- */
-export async function loadPeers(log: (message: string) => void): Promise<{ peers: Peer[]; status: Record<PeerName, string> }> {
-  const loaders: Record<PeerName, () => Promise<{ peer: Peer; detail: string }>> = {
-    plainjs: async () => ({ peer: createPlainJsPeer(), detail: "baseline" }),
-    "tfjs-wasm": () => createTfjsPeer("wasm"),
-    "tfjs-cpu": () => createTfjsPeer("cpu"),
-    "onnxruntime-web": createOrtPeer,
-  };
+/** Loads one peer and returns it with a short description of its configuration. */
+export type PeerLoader = () => Promise<{ peer: Peer; detail: string }>;
 
+export const PEER_LOADERS: Readonly<Record<PeerName, PeerLoader>> = {
+  plainjs: async () => ({ peer: createPlainJsPeer(), detail: "baseline" }),
+  "tfjs-wasm": () => createTfjsPeer("wasm"),
+  "tfjs-cpu": () => createTfjsPeer("cpu"),
+  "onnxruntime-web": createOrtPeer,
+};
+
+/**
+ * Loads every peer with `loaders`. A peer that fails to load is reported in `status` and left
+ * out, and `log` receives one line per failure.
+ */
+export async function loadPeers(
+  log: (message: string) => void,
+  loaders: Readonly<Record<PeerName, PeerLoader>> = PEER_LOADERS,
+): Promise<{ peers: Peer[]; status: Record<PeerName, string> }> {
   const peers: Peer[] = [];
   const status = {} as Record<PeerName, string>;
   for (const name of PEER_NAMES) {
