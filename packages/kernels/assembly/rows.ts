@@ -89,9 +89,9 @@ function exp_shifted(p: usize, vm: v128, vt: v128): v128 {
  * Sum over the row of exp((z_i - m) * invT), accumulated in float64 lanes. When `out` is not 0
  * the exponentials are also stored there. NaN when m is not finite or the row has a NaN.
  *
- * The body handles 16 floats per iteration: four independent exps for instruction-level
- * parallelism, added in float32 (each sum of 4 values in [0, 1] is rounded once, a relative
- * error of 6e-8) and widened to float64 once per 16 floats instead of once per 4.
+ * The body handles 16 floats per iteration, as four independent exps for instruction-level
+ * parallelism. Each lane adds its 4 values in float32 (three roundings, a relative error below
+ * 2e-7 on that partial sum) and is widened to float64 once per 16 floats instead of once per 4.
  */
 export function f32_raddstoreexpminusmax(z: usize, out: usize, n: i32, m: f32, invT: f32): f64 {
   if (out != 0) return raddexp(z, out, n, m, invT, true);
