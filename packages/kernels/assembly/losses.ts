@@ -254,9 +254,11 @@ export function f32_cross_entropy_targets_rows(
   for (let r = 0; r < rows; r++) {
     const zr = z + <usize>r * rowBytes;
     const tr = targets + <usize>r * rowBytes;
+    const gr = grad + <usize>r * rowBytes;
     const m = f32_rmax(zr, classes);
     const vm = f32x4.splat(m);
 
+    // With a gradient, the exponentials are kept in the gradient row for the last pass.
     let s0 = f64x2.splat(0);
     let s1 = s0;
     let mass0 = s0;
@@ -266,6 +268,7 @@ export function f32_cross_entropy_targets_rows(
     for (let i = 0; i < classes; i += 4) {
       const x = shifted_lanes(zr, i, classes, vm, vt);
       const e = exp_f32x4_rr2_p5(x);
+      if (gradScale != 0) store_lanes(gr, i, classes, e);
       const w = weight == 0 ? f32x4.splat(1) : load_lanes(weight, i, classes, 0);
       const t = f32x4.add(f32x4.mul(keep, load_lanes(tr, i, classes, 0)), smoothPerClass);
       const wt = v128.and(f32x4.mul(w, t), lanes_mask(i, classes));
@@ -282,12 +285,11 @@ export function f32_cross_entropy_targets_rows(
     store<f64>(rowLoss + (<usize>r << 3), Math.log(sum) * targetMass - sum_f64x2(f64x2.add(b0, b1)));
 
     if (gradScale == 0) continue;
-    const gr = grad + <usize>r * rowBytes;
     const scale = <f64>load<f32>(gradScale + (<usize>r << 2)) * <f64>invT;
     const probScale = f32x4.splat(<f32>((scale * targetMass) / sum));
     const vscale = f32x4.splat(<f32>scale);
     for (let i = 0; i < classes; i += 4) {
-      const e = exp_f32x4_rr2_p5(shifted_lanes(zr, i, classes, vm, vt));
+      const e = load_lanes(gr, i, classes, 0);
       const w = weight == 0 ? f32x4.splat(1) : load_lanes(weight, i, classes, 0);
       const t = f32x4.add(f32x4.mul(keep, load_lanes(tr, i, classes, 0)), smoothPerClass);
       store_lanes(gr, i, classes, f32x4.sub(f32x4.mul(probScale, e), f32x4.mul(vscale, f32x4.mul(w, t))));
