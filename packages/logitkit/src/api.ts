@@ -7,11 +7,14 @@ import type {
   JsDivergenceOptions,
   KlDivergenceOptions,
   Labels,
+  LogitsInput,
   LossWithGrad,
   ProbsOptions,
   Reduced,
+  ShapeOptions,
   Reduction,
   SoftmaxOptions,
+  UploadedLogits,
 } from "./types.js";
 
 /**
@@ -26,6 +29,19 @@ export interface LogitKit {
   /** Backend that runs the operations. */
   readonly backend: BackendName;
 
+  /**
+   * Copies `logits` into the backend's memory once and returns a handle that every function
+   * taking logits accepts in their place, so chains of operations on the same matrix skip the
+   * copy into WebAssembly memory. Outputs are still returned as new arrays. Call `free()` when
+   * done; the memory is reused by later uploads.
+   *
+   * @param logits row-major logits.
+   * @param options `classes` (required), checked like the other functions' shape.
+   * @returns the handle; `length` is the number of floats kept.
+   * @throws {TypeError | RangeError} on invalid input.
+   */
+  upload(logits: Float32Array, options: ShapeOptions): UploadedLogits;
+
   /** Reason that `auto` fell back to the `js` backend (for example, no WebAssembly SIMD), else undefined. */
   readonly fallbackReason?: string;
 
@@ -39,7 +55,7 @@ export interface LogitKit {
    * @returns the probabilities, in `out` when given.
    * @throws {TypeError | RangeError} on invalid input, see the interface documentation.
    */
-  softmax(logits: Float32Array, options: SoftmaxOptions): Float32Array;
+  softmax(logits: LogitsInput, options: SoftmaxOptions): Float32Array;
 
   /**
    * Computes log softmax(z / T) of each row: z_i / T - logsumexp(z / T). A `-Infinity` logit
@@ -50,7 +66,7 @@ export interface LogitKit {
    * @returns the log-probabilities in nats, in `out` when given.
    * @throws {TypeError | RangeError} on invalid input.
    */
-  logSoftmax(logits: Float32Array, options: SoftmaxOptions): Float32Array;
+  logSoftmax(logits: LogitsInput, options: SoftmaxOptions): Float32Array;
 
   /**
    * Computes logsumexp(z / T) = m + log sum_j exp(z_j / T - m) of each row. A row that is all
@@ -62,7 +78,7 @@ export interface LogitKit {
    * @returns one value per row, in `out` when given.
    * @throws {TypeError | RangeError} on invalid input.
    */
-  logSumExp(logits: Float32Array, options: SoftmaxOptions): Float32Array;
+  logSumExp(logits: LogitsInput, options: SoftmaxOptions): Float32Array;
 
   /**
    * Computes the Shannon entropy H(P) = -sum_i p_i log p_i of each row of probabilities, with
@@ -120,7 +136,7 @@ export interface LogitKit {
    * @throws {TypeError | RangeError} on invalid input.
    */
   entropyOfLogits<R extends Reduction | undefined = undefined>(
-    logits: Float32Array,
+    logits: LogitsInput,
     options: EntropyOfLogitsOptions<Exclude<R, undefined>> & { reduction?: R },
   ): Reduced<R, "batchmean">;
 
@@ -134,7 +150,7 @@ export interface LogitKit {
    * @throws {TypeError | RangeError} on invalid input.
    */
   entropyOfLogitsWithGrad<R extends Reduction | undefined = undefined>(
-    logits: Float32Array,
+    logits: LogitsInput,
     options: EntropyOfLogitsOptions<Exclude<R, undefined>> & GradOutputOptions & { reduction?: R },
   ): LossWithGrad<Reduced<R, "batchmean">>;
 
@@ -158,7 +174,7 @@ export interface LogitKit {
    *   `[0, classes)` that is not `ignoreIndex`.
    */
   crossEntropy<R extends Reduction | undefined = undefined>(
-    logits: Float32Array,
+    logits: LogitsInput,
     target: Labels | Float32Array,
     options: CrossEntropyOptions<Exclude<R, undefined>> & { reduction?: R },
   ): Reduced<R, "mean">;
@@ -175,7 +191,7 @@ export interface LogitKit {
    * @throws {TypeError | RangeError} on invalid input.
    */
   crossEntropyWithGrad<R extends Reduction | undefined = undefined>(
-    logits: Float32Array,
+    logits: LogitsInput,
     target: Labels | Float32Array,
     options: CrossEntropyOptions<Exclude<R, undefined>> & GradOutputOptions & { reduction?: R },
   ): LossWithGrad<Reduced<R, "mean">>;
@@ -191,8 +207,8 @@ export interface LogitKit {
    * @throws {TypeError | RangeError} on invalid input.
    */
   klDivergence<R extends Reduction | undefined = undefined>(
-    pLogits: Float32Array,
-    qLogits: Float32Array,
+    pLogits: LogitsInput,
+    qLogits: LogitsInput,
     options: KlDivergenceOptions<Exclude<R, undefined>> & { reduction?: R },
   ): Reduced<R, "batchmean">;
 
@@ -204,8 +220,8 @@ export interface LogitKit {
    * @throws {TypeError | RangeError} on invalid input.
    */
   klDivergenceWithGrad<R extends Reduction | undefined = undefined>(
-    pLogits: Float32Array,
-    qLogits: Float32Array,
+    pLogits: LogitsInput,
+    qLogits: LogitsInput,
     options: KlDivergenceOptions<Exclude<R, undefined>> & GradOutputOptions & { reduction?: R },
   ): LossWithGrad<Reduced<R, "batchmean">>;
 
@@ -221,8 +237,8 @@ export interface LogitKit {
    * @throws {TypeError | RangeError} on invalid input.
    */
   jsDivergence<R extends Reduction | undefined = undefined>(
-    pLogits: Float32Array,
-    qLogits: Float32Array,
+    pLogits: LogitsInput,
+    qLogits: LogitsInput,
     options: JsDivergenceOptions<Exclude<R, undefined>> & { reduction?: R },
   ): Reduced<R, "batchmean">;
 
@@ -234,8 +250,8 @@ export interface LogitKit {
    * @throws {TypeError | RangeError} on invalid input.
    */
   jsDivergenceWithGrad<R extends Reduction | undefined = undefined>(
-    pLogits: Float32Array,
-    qLogits: Float32Array,
+    pLogits: LogitsInput,
+    qLogits: LogitsInput,
     options: JsDivergenceOptions<Exclude<R, undefined>> & GradOutputOptions & { reduction?: R },
   ): LossWithGrad<Reduced<R, "batchmean">>;
 
@@ -253,7 +269,7 @@ export interface LogitKit {
    * @returns the loss in nats (`NaN` when every row is ignored).
    * @throws {TypeError | RangeError} on invalid input.
    */
-  distillationLoss(studentLogits: Float32Array, teacherLogits: Float32Array, options: DistillationOptions): number;
+  distillationLoss(studentLogits: LogitsInput, teacherLogits: LogitsInput, options: DistillationOptions): number;
 
   /**
    * Computes `distillationLoss` and its gradient with respect to the student logits in one
@@ -263,8 +279,8 @@ export interface LogitKit {
    * @throws {TypeError | RangeError} on invalid input.
    */
   distillationLossWithGrad(
-    studentLogits: Float32Array,
-    teacherLogits: Float32Array,
+    studentLogits: LogitsInput,
+    teacherLogits: LogitsInput,
     options: DistillationOptions,
   ): LossWithGrad<number>;
 }

@@ -20,6 +20,13 @@ export interface RowKernels {
   /** Size in bytes of the backend's WebAssembly memory (0 for `js`), for tests and diagnostics. */
   memoryBytes(): number;
 
+  /**
+   * Keeps a copy of `data` in the backend's memory until `release()`. `view()` returns an array
+   * over that copy to pass to the row kernels in place of a caller's array; the wasm backend
+   * recognizes it and reads it where it is instead of copying it in.
+   */
+  store(data: Float32Array): StoredBlock;
+
   softmaxRows(logits: Float32Array, rows: number, classes: number, invTemperature: number, out: Float32Array): void;
 
   logSoftmaxRows(logits: Float32Array, rows: number, classes: number, invTemperature: number, out: Float32Array): void;
@@ -116,6 +123,12 @@ export interface RowKernels {
     gradScale: Float32Array | null,
     grad: Float32Array | null,
   ): void;
+}
+
+/** A copy of a matrix kept by a backend; see RowKernels.store. */
+export interface StoredBlock {
+  view(): Float32Array;
+  release(): void;
 }
 
 /** Selector of `RowKernels.probsRows`: 0 entropy, 1 cross-entropy, 2 KL divergence. */

@@ -11,10 +11,12 @@ export type {
   KlDivergenceOptions,
   Labels,
   LoadOptions,
+  LogitsInput,
   LossWithGrad,
   ProbsOptions,
   Reduced,
   Reduction,
   ShapeOptions,
   SoftmaxOptions,
+  UploadedLogits,
 } from "./types.js";

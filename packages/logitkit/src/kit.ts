@@ -3,10 +3,10 @@
  * option defaults, reductions and the per-row gradient scales, so both backends share them.
  */
 import type { LogitKit } from "./api.js";
-import type { ProbsKind, RowKernels } from "./backend.js";
+import type { ProbsKind, RowKernels, StoredBlock } from "./backend.js";
 import { PROBS_CROSS_ENTROPY, PROBS_ENTROPY, PROBS_KL_DIVERGENCE } from "./backend.js";
 import { typedArrayKind } from "./intrinsics.js";
-import type { Reduction } from "./types.js";
+import type { BackendName, Reduction, UploadedLogits } from "./types.js";
 import {
   checkFloat32,
   checkFloatList,
@@ -34,6 +34,7 @@ const JS_DIVERGENCE_GRAD_OPTIONS = [...JS_DIVERGENCE_OPTIONS, "gradOutput"];
 const CROSS_ENTROPY_OPTIONS = ["classes", "reduction", "weight", "ignoreIndex", "labelSmoothing", "temperature"];
 const CROSS_ENTROPY_GRAD_OPTIONS = [...CROSS_ENTROPY_OPTIONS, "gradOutput"];
 const DISTILLATION_OPTIONS = ["classes", "temperature", "alpha", "labels", "ignoreIndex"];
+const SHAPE_OPTIONS = ["classes"];
 
 /**
  * Clamps each row value into [lower, upper], the mathematical range of the measure, which
@@ -100,14 +101,73 @@ function checkGradOutput(fn: string, value: unknown, reduction: Reduction, rows:
 }
 
 /** Creates the public API object on top of `kernels`. */
+/** Every handle made by `upload`, of any kit, to tell a foreign handle from a wrong type. */
+const allUploads = new WeakSet<object>();
+
+/** Handle returned by `kit.upload`; the data lives in the backend, see UploadedLogits. */
+class Upload implements UploadedLogits {
+  #block: StoredBlock | null;
+
+  constructor(
+    block: StoredBlock,
+    readonly length: number,
+    readonly backend: BackendName,
+  ) {
+    this.#block = block;
+    allUploads.add(this);
+  }
+
+  get freed(): boolean {
+    return this.#block === null;
+  }
+
+  free(): void {
+    this.#block?.release();
+    this.#block = null;
+  }
+
+  toArray(): Float32Array {
+    return this.view("toArray", "this upload").slice();
+  }
+
+  /** Returns the array to hand to the row kernels; throws once freed. */
+  view(fn: string, name: string): Float32Array {
+    if (this.#block === null) {
+      throw new TypeError(`${fn}: ${name} was freed with free(); upload the logits again to use them.`);
+    }
+    return this.#block.view();
+  }
+}
+
+/** Creates the public API object on top of `kernels`. */
 export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKit {
+  const uploads = new WeakSet<Upload>();
+
+  /** Returns the array behind logits given as a Float32Array or as this kit's upload. */
+  function resolveLogits(fn: string, name: string, value: unknown): Float32Array {
+    if (value instanceof Upload && uploads.has(value)) return value.view(fn, name);
+    if (value !== null && typeof value === "object" && allUploads.has(value)) {
+      throw new TypeError(`${fn}: ${name} was uploaded by another LogitKit object; upload it with this one.`);
+    }
+    return checkFloat32(fn, name, value);
+  }
+
+  function upload(logits: unknown, options: unknown): UploadedLogits {
+    const data = checkFloat32("upload", "logits", logits);
+    const o = checkOptions("upload", options, SHAPE_OPTIONS);
+    checkShape("upload", "logits", data.length, o.classes);
+    const handle = new Upload(kernels.store(data), data.length, kernels.name);
+    uploads.add(handle);
+    return handle;
+  }
+
   function elementwise(
     fn: string,
     kernel: "softmaxRows" | "logSoftmaxRows" | "logSumExpRows",
     logits: unknown,
     options: unknown,
   ): Float32Array {
-    const z = checkFloat32(fn, "logits", logits);
+    const z = resolveLogits(fn, "logits", logits);
     const o = checkOptions(fn, options, ELEMENTWISE_OPTIONS);
     const rows = checkShape(fn, "logits", z.length, o.classes);
     const temperature = checkTemperature(fn, o.temperature);
@@ -143,7 +203,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
   }
 
   function entropyOfLogits(fn: string, withGrad: boolean, logits: unknown, options: unknown) {
-    const z = checkFloat32(fn, "logits", logits);
+    const z = resolveLogits(fn, "logits", logits);
     const o = checkOptions(fn, options, withGrad ? REDUCED_GRAD_OPTIONS : REDUCED_OPTIONS);
     const rows = checkShape(fn, "logits", z.length, o.classes);
     const temperature = checkTemperature(fn, o.temperature);
@@ -161,7 +221,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
   }
 
   function crossEntropy(fn: string, withGrad: boolean, logits: unknown, target: unknown, options: unknown) {
-    const z = checkFloat32(fn, "logits", logits);
+    const z = resolveLogits(fn, "logits", logits);
     const o = checkOptions(fn, options, withGrad ? CROSS_ENTROPY_GRAD_OPTIONS : CROSS_ENTROPY_OPTIONS);
     const rows = checkShape(fn, "logits", z.length, o.classes);
     const classes = o.classes as number;
@@ -224,8 +284,8 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
   }
 
   function pairOfLogits(fn: string, withGrad: boolean, isJensenShannon: boolean, pLogits: unknown, qLogits: unknown, options: unknown) {
-    const p = checkFloat32(fn, "pLogits", pLogits);
-    const q = checkFloat32(fn, "qLogits", qLogits);
+    const p = resolveLogits(fn, "pLogits", pLogits);
+    const q = resolveLogits(fn, "qLogits", qLogits);
     let allowed = isJensenShannon ? JS_DIVERGENCE_OPTIONS : REDUCED_OPTIONS;
     if (withGrad) allowed = isJensenShannon ? JS_DIVERGENCE_GRAD_OPTIONS : REDUCED_GRAD_OPTIONS;
     const o = checkOptions(fn, options, allowed);
@@ -251,8 +311,8 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
   }
 
   function distillation(fn: string, withGrad: boolean, student: unknown, teacher: unknown, options: unknown) {
-    const s = checkFloat32(fn, "studentLogits", student);
-    const t = checkFloat32(fn, "teacherLogits", teacher);
+    const s = resolveLogits(fn, "studentLogits", student);
+    const t = resolveLogits(fn, "teacherLogits", teacher);
     const o = checkOptions(fn, options, DISTILLATION_OPTIONS);
     const rows = checkShape(fn, "studentLogits", s.length, o.classes);
     checkSameLength(fn, "teacherLogits", t, "studentLogits", s.length);
@@ -285,6 +345,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
   const kit: LogitKit = {
     backend: kernels.name,
     fallbackReason,
+    upload: (logits, options) => upload(logits, options),
     softmax: (logits, options) => elementwise("softmax", "softmaxRows", logits, options),
     logSoftmax: (logits, options) => elementwise("logSoftmax", "logSoftmaxRows", logits, options),
     logSumExp: (logits, options) => elementwise("logSumExp", "logSumExpRows", logits, options),

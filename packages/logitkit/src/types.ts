@@ -122,6 +122,27 @@ export interface DistillationOptions extends ShapeOptions {
   ignoreIndex?: number;
 }
 
+/**
+ * Logits kept in the backend's memory by `kit.upload`, so that several operations on them do
+ * not copy them into WebAssembly memory each time. Pass it wherever a function takes logits.
+ * It belongs to the kit that made it and holds its memory until `free()`.
+ */
+export interface UploadedLogits {
+  /** Number of floats kept. */
+  readonly length: number;
+  /** Backend that keeps the data. */
+  readonly backend: BackendName;
+  /** True after `free()`; using a freed upload throws a `TypeError`. */
+  readonly freed: boolean;
+  /** Releases the memory; calling it again does nothing. */
+  free(): void;
+  /** Returns a copy of the kept logits. */
+  toArray(): Float32Array;
+}
+
+/** Logits as a `Float32Array`, or kept in backend memory by `kit.upload`. */
+export type LogitsInput = Float32Array | UploadedLogits;
+
 /** Options of `loadLogitKit`. */
 export interface LoadOptions {
   /** Backend to use. Default `auto`: `wasm` where WebAssembly SIMD compiles, else `js`. */

@@ -463,6 +463,15 @@ function distillationRows(
 export const jsKernels: RowKernels = {
   name: "js",
   memoryBytes: () => 0,
+  store(data) {
+    let copy: Float32Array | null = data.slice();
+    return {
+      view: () => copy!,
+      release: () => {
+        copy = null;
+      },
+    };
+  },
   softmaxRows,
   logSoftmaxRows,
   logSumExpRows,

@@ -221,15 +221,46 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
     copyInto(target, heap.subarray(at, at + length), to);
   }
 
+  // Blocks kept by `store`, sorted by address, from heapBase up. Each call lays out its own
+  // buffers above the highest block, so stored matrices stay where they are.
+  const blocks: Array<{ start: number; end: number }> = [];
+
+  function scratchBase(): number {
+    return blocks.length === 0 ? heapBase : blocks[blocks.length - 1].end;
+  }
+
+  /** Reserves `bytes` in the first gap between blocks that fits, or above the last one. */
+  function allocate(bytes: number): { start: number; end: number } {
+    let start = heapBase;
+    let index = 0;
+    for (; index < blocks.length; index++) {
+      if (blocks[index].start - start >= bytes) break;
+      start = blocks[index].end;
+    }
+    const block = { start, end: align16(start + bytes) };
+    ensureMemory(block.end);
+    blocks.splice(index, 0, block);
+    return block;
+  }
+
+  /** Returns the address of `data` when it is a view of this memory (a stored block), else -1. */
+  function residentAddress(data: TypedArray): number {
+    return bufferOf(data) === heapF32.buffer ? byteOffsetOf(data) : -1;
+  }
+
   /**
    * Runs `call` over chunks of rows. `call` receives the pointer of every buffer (0 for a
-   * `null` one) and the chunk's row count.
+   * `null` one) and the chunk's row count. Inputs that are views of stored blocks are read in
+   * place; their addresses are taken before any growth, which detaches those views.
    */
   function run(rows: number, buffers: Buffer[], call: (pointers: Pointer[], chunkRows: number) => void): void {
     let bytesPerRow = 0;
     let sharedBytes = 0;
-    for (const b of buffers) {
-      if (b.data === null) continue;
+    const resident: number[] = new Array<number>(buffers.length);
+    for (let i = 0; i < buffers.length; i++) {
+      const b = buffers[i];
+      resident[i] = b.data === null || b.mode !== "in" ? -1 : residentAddress(b.data);
+      if (b.data === null || resident[i] >= 0) continue;
       const bytes = b.data.BYTES_PER_ELEMENT * (b.perRow === 0 ? b.data.length : b.perRow);
       if (b.perRow === 0) sharedBytes += bytes + 16;
       else bytesPerRow += bytes;
@@ -242,11 +273,18 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
     // An empty batch still makes one call with 0 rows, so the kernel's contract holds for it too.
     for (let first = 0; first === 0 || first < rows; first += chunkRows) {
       const count = Math.min(chunkRows, rows - first);
-      let end = heapBase;
+      let end = scratchBase();
       for (let i = 0; i < buffers.length; i++) {
         const b = buffers[i];
-        pointers[i] = b.data === null ? 0 : end;
-        if (b.data === null) continue;
+        if (b.data === null) {
+          pointers[i] = 0;
+          continue;
+        }
+        if (resident[i] >= 0) {
+          pointers[i] = resident[i] + first * b.perRow * b.data.BYTES_PER_ELEMENT;
+          continue;
+        }
+        pointers[i] = end;
         const length = b.perRow === 0 ? b.data.length : b.perRow * count;
         end = align16(end + length * b.data.BYTES_PER_ELEMENT);
       }
@@ -254,7 +292,7 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
 
       for (let i = 0; i < buffers.length; i++) {
         const b = buffers[i];
-        if (b.data === null || b.mode !== "in") continue;
+        if (b.data === null || b.mode !== "in" || resident[i] >= 0) continue;
         if (b.perRow === 0) copyIn(b.data, 0, b.data.length, pointers[i]);
         else copyIn(b.data, first * b.perRow, count * b.perRow, pointers[i]);
       }
@@ -282,6 +320,20 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
     name: "wasm",
 
     memoryBytes: () => memoryBytes,
+
+    store(data) {
+      const length = data.length;
+      let block: { start: number; end: number } | null = allocate(length * 4);
+      heapF32.set(data, block.start / 4);
+      return {
+        view: () => new Float32Array(wasm.memory.buffer as ArrayBuffer, block!.start, length),
+        release: () => {
+          if (block === null) return;
+          blocks.splice(blocks.indexOf(block), 1);
+          block = null;
+        },
+      };
+    },
 
     softmaxRows(z, rows, classes, invT, out) {
       run(rows, [input(z, classes), output(out, classes)], ([zp, op], n) =>
