@@ -125,7 +125,7 @@ export interface DistillationOptions extends ShapeOptions {
 /**
  * Logits kept in the backend's memory by `kit.upload`, so that several operations on them do
  * not copy them into WebAssembly memory each time. Pass it wherever a function takes logits.
- * It belongs to the kit that made it and holds its memory until `free()`.
+ * It belongs to the kit that made it and keeps its memory until `free()`.
  */
 export interface UploadedLogits {
   /** Number of floats kept. */
