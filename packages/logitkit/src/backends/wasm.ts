@@ -243,9 +243,13 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
     return block;
   }
 
-  /** Returns the address of `data` when it is a view of this memory (a stored block), else -1. */
+  // Views handed out by `store`, with their addresses. A lookup here is cheap, while reading
+  // `buffer` of a small typed array makes V8 allocate a separate ArrayBuffer for it.
+  const storedViews = new WeakMap<TypedArray, number>();
+
+  /** Returns the address of `data` when it is a view of a stored block, else -1. */
   function residentAddress(data: TypedArray): number {
-    return bufferOf(data) === heapF32.buffer ? byteOffsetOf(data) : -1;
+    return storedViews.get(data) ?? -1;
   }
 
   /**
@@ -326,7 +330,11 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
       let block: { start: number; end: number } | null = allocate(length * 4);
       heapF32.set(data, block.start / 4);
       return {
-        view: () => new Float32Array(wasm.memory.buffer as ArrayBuffer, block!.start, length),
+        view: () => {
+          const view = new Float32Array(heapF32.buffer, block!.start, length);
+          storedViews.set(view, block!.start);
+          return view;
+        },
         release: () => {
           if (block === null) return;
           blocks.splice(blocks.indexOf(block), 1);
