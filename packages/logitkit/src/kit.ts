@@ -5,7 +5,7 @@
 import type { LogitKit } from "./api.js";
 import type { ProbsKind, RowKernels, StoredBlock } from "./backend.js";
 import { PROBS_CROSS_ENTROPY, PROBS_ENTROPY, PROBS_KL_DIVERGENCE } from "./backend.js";
-import { typedArrayKind } from "./intrinsics.js";
+import { lengthOf, typedArrayKind } from "./intrinsics.js";
 import type { BackendName, Reduction, UploadedLogits } from "./types.js";
 import {
   checkFloat32,
@@ -100,43 +100,44 @@ function checkGradOutput(fn: string, value: unknown, reduction: Reduction, rows:
   return checkFloatList(fn, "options.gradOutput", value, rows, "one value per row");
 }
 
-/** Creates the public API object on top of `kernels`. */
 /** Every handle made by `upload`, of any kit, to tell a foreign handle from a wrong type. */
 const allUploads = new WeakSet<object>();
 
+/** The stored block behind each live upload; kept outside the class so callers cannot reach it. */
+const uploadBlocks = new WeakMap<Upload, StoredBlock | null>();
+
 /** Handle returned by `kit.upload`; the data lives in the backend, see UploadedLogits. */
 class Upload implements UploadedLogits {
-  #block: StoredBlock | null;
-
   constructor(
     block: StoredBlock,
     readonly length: number,
     readonly backend: BackendName,
   ) {
-    this.#block = block;
+    uploadBlocks.set(this, block);
     allUploads.add(this);
   }
 
   get freed(): boolean {
-    return this.#block === null;
+    return (uploadBlocks.get(this) ?? null) === null;
   }
 
   free(): void {
-    this.#block?.release();
-    this.#block = null;
+    uploadBlocks.get(this)?.release();
+    uploadBlocks.set(this, null);
   }
 
   toArray(): Float32Array {
-    return this.view("toArray", "this upload").slice();
+    return uploadView(this, "toArray", "this upload").slice();
   }
+}
 
-  /** Returns the array to hand to the row kernels; throws once freed. */
-  view(fn: string, name: string): Float32Array {
-    if (this.#block === null) {
-      throw new TypeError(`${fn}: ${name} was freed with free(); upload the logits again to use them.`);
-    }
-    return this.#block.view();
+/** Returns an array over an upload's data for the row kernels; throws once it is freed. */
+function uploadView(upload: Upload, fn: string, name: string): Float32Array {
+  const block = uploadBlocks.get(upload) ?? null;
+  if (block === null) {
+    throw new TypeError(`${fn}: ${name} was freed with free(); upload the logits again to use them.`);
   }
+  return block.view();
 }
 
 /** Creates the public API object on top of `kernels`. */
@@ -145,11 +146,24 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
 
   /** Returns the array behind logits given as a Float32Array or as this kit's upload. */
   function resolveLogits(fn: string, name: string, value: unknown): Float32Array {
-    if (value instanceof Upload && uploads.has(value)) return value.view(fn, name);
+    if (value instanceof Upload && uploads.has(value)) return uploadView(value, fn, name);
     if (value !== null && typeof value === "object" && allUploads.has(value)) {
       throw new TypeError(`${fn}: ${name} was uploaded by another LogitKit object; upload it with this one.`);
     }
     return checkFloat32(fn, name, value);
+  }
+
+  /**
+   * Returns the array to pass to a kernel for logits checked earlier as `checked`. Getters in
+   * the options or labels run during validation and may free an upload or detach an array, so
+   * this runs after all of them: an upload is looked up again and an array's length re-read.
+   */
+  function current(fn: string, name: string, value: unknown, checked: Float32Array, length: number): Float32Array {
+    if (value instanceof Upload && uploads.has(value)) return uploadView(value, fn, name);
+    if (lengthOf(checked) !== length) {
+      throw new TypeError(`${fn}: ${name} was detached while the arguments were checked; pass a live array.`);
+    }
+    return checked;
   }
 
   function upload(logits: unknown, options: unknown): UploadedLogits {
@@ -168,14 +182,16 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
     options: unknown,
   ): Float32Array {
     const z = resolveLogits(fn, "logits", logits);
+    const zLength = z.length;
     const o = checkOptions(fn, options, ELEMENTWISE_OPTIONS);
-    const rows = checkShape(fn, "logits", z.length, o.classes);
+    const rows = checkShape(fn, "logits", zLength, o.classes);
     const temperature = checkTemperature(fn, o.temperature);
     const perRow = kernel === "logSumExpRows";
-    const length = perRow ? rows : z.length;
+    const length0 = zLength;
+    const length = perRow ? rows : length0;
     if (o.out === undefined) {
       const out = new Float32Array(length);
-      kernels[kernel](z, rows, o.classes as number, 1 / temperature, out);
+      kernels[kernel](current(fn, "logits", logits, z, length0), rows, o.classes as number, 1 / temperature, out);
       return out;
     }
 
@@ -184,28 +200,37 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
     // in place; logsumexp never shares memory with the logits.
     const out = checkFloat32(fn, "options.out", o.out, length, perRow ? "one value per row" : "the length of logits");
     checkNoOverlap(fn, out, z, !perRow);
-    kernels[kernel](z, rows, o.classes as number, 1 / temperature, out);
+    const input = current(fn, "logits", logits, z, length0);
+    if (lengthOf(out) !== length) {
+      throw new TypeError(`${fn}: options.out was detached while the arguments were checked; pass a live array.`);
+    }
+    kernels[kernel](input, rows, o.classes as number, 1 / temperature, out);
     return o.out as Float32Array;
   }
 
   function probs(fn: string, kind: ProbsKind, p: unknown, q: unknown, options: unknown): number | Float32Array {
-    const pa = checkFloat32(fn, kind === PROBS_ENTROPY ? "probs" : "p", p);
+    const pName = kind === PROBS_ENTROPY ? "probs" : "p";
+    const pa = checkFloat32(fn, pName, p);
     const qa = kind === PROBS_ENTROPY ? null : checkFloat32(fn, "q", q);
+    const length = pa.length;
     const o = checkOptions(fn, options, PROBS_OPTIONS);
-    const rows = checkShape(fn, kind === PROBS_ENTROPY ? "probs" : "p", pa.length, o.classes);
-    if (qa !== null) checkSameLength(fn, "q", qa, "p", pa.length);
+    const rows = checkShape(fn, pName, length, o.classes);
+    if (qa !== null) checkSameLength(fn, "q", qa.length, "p", length);
     const reduction = checkReduction(fn, o.reduction, "batchmean", ALL_REDUCTIONS);
     const classes = o.classes as number;
 
     const rowLoss = new Float64Array(rows);
-    kernels.probsRows(kind, pa, qa, rows, classes, rowLoss);
+    const pInput = current(fn, pName, p, pa, length);
+    const qInput = qa === null ? null : current(fn, "q", q, qa, length);
+    kernels.probsRows(kind, pInput, qInput, rows, classes, rowLoss);
     return reduce(rowLoss, reduction, rows * classes);
   }
 
   function entropyOfLogits(fn: string, withGrad: boolean, logits: unknown, options: unknown) {
     const z = resolveLogits(fn, "logits", logits);
+    const zLength = z.length;
     const o = checkOptions(fn, options, withGrad ? REDUCED_GRAD_OPTIONS : REDUCED_OPTIONS);
-    const rows = checkShape(fn, "logits", z.length, o.classes);
+    const rows = checkShape(fn, "logits", zLength, o.classes);
     const temperature = checkTemperature(fn, o.temperature);
     const reduction = checkReduction(fn, o.reduction, "batchmean", ALL_REDUCTIONS);
     const gradOutput = checkGradOutput(fn, o.gradOutput, reduction, rows);
@@ -213,8 +238,8 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
 
     const rowLoss = new Float64Array(rows);
     const scale = withGrad ? gradScales(rows, reduction, rows * classes, gradOutput) : null;
-    const grad = withGrad ? new Float32Array(z.length) : null;
-    kernels.entropyLogitsRows(z, rows, classes, 1 / temperature, rowLoss, scale, grad);
+    const grad = withGrad ? new Float32Array(zLength) : null;
+    kernels.entropyLogitsRows(current(fn, "logits", logits, z, rows * classes), rows, classes, 1 / temperature, rowLoss, scale, grad);
     clampRows(rowLoss, 0, Math.log(classes));
     const loss = reduce(rowLoss, reduction, rows * classes);
     return withGrad ? { loss, grad: grad! } : loss;
@@ -222,8 +247,9 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
 
   function crossEntropy(fn: string, withGrad: boolean, logits: unknown, target: unknown, options: unknown) {
     const z = resolveLogits(fn, "logits", logits);
+    const zLength = z.length;
     const o = checkOptions(fn, options, withGrad ? CROSS_ENTROPY_GRAD_OPTIONS : CROSS_ENTROPY_OPTIONS);
-    const rows = checkShape(fn, "logits", z.length, o.classes);
+    const rows = checkShape(fn, "logits", zLength, o.classes);
     const classes = o.classes as number;
     const reduction = checkReduction(fn, o.reduction, "mean", ALL_REDUCTIONS);
     const temperature = checkTemperature(fn, o.temperature);
@@ -236,22 +262,23 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
     const gradOutput = withGrad ? checkGradOutput(fn, o.gradOutput, reduction, rows) : null;
 
     const rowLoss = new Float64Array(rows);
-    const grad = withGrad ? new Float32Array(z.length) : null;
+    const grad = withGrad ? new Float32Array(zLength) : null;
 
     // A Float32Array target contains probabilities, and integer arrays contain labels.
     if (typedArrayKind(target) === "Float32Array") {
       const targets = checkFloat32(fn, "target", target);
-      if (targets.length !== z.length) {
+      if (targets.length !== zLength) {
         throw new RangeError(
           `${fn}: target must be labels (Int32Array or number[] of length ${rows}) or probabilities ` +
-            `(Float32Array of length ${z.length}, the length of logits), got Float32Array(${targets.length}).`,
+            `(Float32Array of length ${zLength}, the length of logits), got Float32Array(${targets.length}).`,
         );
       }
       if (o.ignoreIndex !== undefined) {
         throw new TypeError(`${fn}: options.ignoreIndex applies to integer labels only; remove it for probability targets.`);
       }
       const scale = withGrad ? gradScales(rows, reduction, rows, gradOutput) : null;
-      kernels.crossEntropyTargetsRows(z, targets, rows, classes, 1 / temperature, weight, labelSmoothing, rowLoss, scale, grad);
+      const input = current(fn, "logits", logits, z, rows * classes);
+      kernels.crossEntropyTargetsRows(input, current(fn, "target", target, targets, rows * classes), rows, classes, 1 / temperature, weight, labelSmoothing, rowLoss, scale, grad);
       const loss = reduce(rowLoss, reduction, rows);
       return withGrad ? { loss, grad: grad! } : loss;
     }
@@ -267,7 +294,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
 
     const scale = withGrad ? gradScales(rows, reduction, meanDivisor, gradOutput) : null;
     kernels.crossEntropyLabelsRows(
-      z,
+      current(fn, "logits", logits, z, rows * classes),
       labels,
       rows,
       classes,
@@ -286,11 +313,13 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
   function pairOfLogits(fn: string, withGrad: boolean, isJensenShannon: boolean, pLogits: unknown, qLogits: unknown, options: unknown) {
     const p = resolveLogits(fn, "pLogits", pLogits);
     const q = resolveLogits(fn, "qLogits", qLogits);
+    const pLength = p.length;
+    const qLength = q.length;
     let allowed = isJensenShannon ? JS_DIVERGENCE_OPTIONS : REDUCED_OPTIONS;
     if (withGrad) allowed = isJensenShannon ? JS_DIVERGENCE_GRAD_OPTIONS : REDUCED_GRAD_OPTIONS;
     const o = checkOptions(fn, options, allowed);
-    const rows = checkShape(fn, "pLogits", p.length, o.classes);
-    checkSameLength(fn, "qLogits", q, "pLogits", p.length);
+    const rows = checkShape(fn, "pLogits", pLength, o.classes);
+    checkSameLength(fn, "qLogits", qLength, "pLogits", pLength);
     const classes = o.classes as number;
     const temperature = checkTemperature(fn, o.temperature);
     const reduction = checkReduction(fn, o.reduction, "batchmean", ALL_REDUCTIONS);
@@ -299,9 +328,11 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
 
     const rowLoss = new Float64Array(rows);
     const scale = withGrad ? gradScales(rows, reduction, rows * classes, gradOutput) : null;
-    const grad = withGrad ? new Float32Array(q.length) : null;
-    if (isJensenShannon) kernels.jsDivergenceRows(p, q, rows, classes, 1 / temperature, beta, rowLoss, scale, grad);
-    else kernels.klLogitsRows(p, q, rows, classes, 1 / temperature, rowLoss, scale, grad);
+    const grad = withGrad ? new Float32Array(qLength) : null;
+    const pInput = current(fn, "pLogits", pLogits, p, rows * classes);
+    const qInput = current(fn, "qLogits", qLogits, q, rows * classes);
+    if (isJensenShannon) kernels.jsDivergenceRows(pInput, qInput, rows, classes, 1 / temperature, beta, rowLoss, scale, grad);
+    else kernels.klLogitsRows(pInput, qInput, rows, classes, 1 / temperature, rowLoss, scale, grad);
 
     // 0 < beta < 1 bounds the divergence by the entropy of Bernoulli(beta), log 2 at 0.5.
     const upper = isJensenShannon && beta > 0 && beta < 1 ? -beta * Math.log(beta) - (1 - beta) * Math.log(1 - beta) : Infinity;
@@ -313,9 +344,11 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
   function distillation(fn: string, withGrad: boolean, student: unknown, teacher: unknown, options: unknown) {
     const s = resolveLogits(fn, "studentLogits", student);
     const t = resolveLogits(fn, "teacherLogits", teacher);
+    const sLength = s.length;
+    const tLength = t.length;
     const o = checkOptions(fn, options, DISTILLATION_OPTIONS);
-    const rows = checkShape(fn, "studentLogits", s.length, o.classes);
-    checkSameLength(fn, "teacherLogits", t, "studentLogits", s.length);
+    const rows = checkShape(fn, "studentLogits", sLength, o.classes);
+    checkSameLength(fn, "teacherLogits", tLength, "studentLogits", sLength);
     const classes = o.classes as number;
     const temperature = checkTemperature(fn, o.temperature);
     const ignoreIndex = checkIgnoreIndex(fn, o.ignoreIndex);
@@ -333,8 +366,10 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
 
     const rowLoss = new Float64Array(rows);
     const scale = withGrad ? gradScales(rows, "mean", counted, null) : null;
-    const grad = withGrad ? new Float32Array(s.length) : null;
-    kernels.distillationRows(s, t, labels, ignoreIndex, rows, classes, 1 / temperature, alpha, rowLoss, scale, grad);
+    const grad = withGrad ? new Float32Array(sLength) : null;
+    const studentInput = current(fn, "studentLogits", student, s, rows * classes);
+    const teacherInput = current(fn, "teacherLogits", teacher, t, rows * classes);
+    kernels.distillationRows(studentInput, teacherInput, labels, ignoreIndex, rows, classes, 1 / temperature, alpha, rowLoss, scale, grad);
     const loss = reduce(rowLoss, "mean", counted) as number;
     return withGrad ? { loss, grad: grad! } : loss;
   }

@@ -285,9 +285,9 @@ export function checkLabels(
   return copy;
 }
 
-/** Checks that two inputs have the same length. */
-export function checkSameLength(fn: string, name: string, value: Float32Array, otherName: string, length: number): void {
-  if (value.length !== length) {
-    throw new RangeError(`${fn}: ${name}.length must equal ${otherName}.length (${length}), got ${value.length}.`);
+/** Checks that an input's length (`actual`) equals another's (`length`). */
+export function checkSameLength(fn: string, name: string, actual: number, otherName: string, length: number): void {
+  if (actual !== length) {
+    throw new RangeError(`${fn}: ${name}.length must equal ${otherName}.length (${length}), got ${actual}.`);
   }
 }

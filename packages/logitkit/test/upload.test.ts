@@ -58,6 +58,39 @@ describe.each(["wasm", "js"])("%s backend uploads", (name) => {
     expect(() => kit.softmax(up, { classes: 3 })).toThrow("uploaded by another LogitKit object");
   });
 
+  it("reject an upload freed while the arguments are checked", async () => {
+    const kit = await load();
+    const up = kit.upload(new Float32Array([1, 2, 3, 4, 0, 0, 0, 9]), { classes: 4 });
+    const options = {
+      reduction: "none" as const,
+      get classes() {
+        up.free();
+        return 4;
+      },
+    };
+    expect(() => kit.crossEntropy(up, [3, 3], options)).toThrow("crossEntropy: logits was freed with free()");
+  });
+
+  it("reject logits detached while the arguments are checked", async () => {
+    const kit = await load();
+    const z = new Float32Array([1, 2, 3, 4]);
+    const options = {
+      get classes() {
+        structuredClone(z.buffer, { transfer: [z.buffer] });
+        return 4;
+      },
+    };
+    expect(() => kit.softmax(z, options)).toThrow("softmax: logits was detached while the arguments were checked");
+    expect(kit.logSumExp(new Float32Array([0, 0]), { classes: 2 })[0]).toBeCloseTo(Math.LN2, 6);
+  });
+
+  it("expose no view of backend memory", async () => {
+    const kit = await load();
+    const up = kit.upload(new Float32Array([1, 2, 3]), { classes: 3 });
+    expect("view" in up).toBe(false);
+    expect(Object.getOwnPropertyNames(Object.getPrototypeOf(up)).sort()).toEqual(["constructor", "free", "freed", "toArray"]);
+  });
+
   it("validate the upload's shape", async () => {
     const kit = await load();
     expect(() => kit.upload(new Float32Array(5), { classes: 3 })).toThrow(RangeError);
@@ -78,6 +111,19 @@ describe("wasm uploads and memory", () => {
     kit.softmax(randomNormal(8 * 50257, 6, 2), { classes: 50257 });
     expect(kernels.memoryBytes()).toBeGreaterThan(startBytes);
     expect(Array.from(kit.softmax(up, { classes: 100 }))).toEqual(Array.from(before));
+  });
+
+  it("place a call's buffers in the gap a freed upload leaves", async () => {
+    const kernels = await loadWasmKernels();
+    const kit = createKit(kernels);
+    const big = kit.upload(new Float32Array(8_000_000), { classes: 1000 });
+    kit.upload(new Float32Array(16), { classes: 16 });
+    big.free();
+    const size = kernels.memoryBytes();
+
+    // Softmax of 2M floats needs 16 MB of buffers, which fit below the small upload.
+    kit.softmax(randomNormal(2_000_000, 3, 1), { classes: 1000 });
+    expect(kernels.memoryBytes()).toBe(size);
   });
 
   it("reuse freed memory", async () => {

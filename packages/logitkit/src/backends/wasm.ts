@@ -166,12 +166,14 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
   let memoryBytes = heapF32.byteLength;
 
   /** Grows the memory so that `[0, end)` is addressable, and refreshes the views. */
-  function ensureMemory(end: number): void {
+  function ensureMemory(end: number, what: string): void {
     if (end <= memoryBytes) return;
     if (end > MAX_MEMORY_BYTES) {
+      const stored = blocks.reduce((sum, block) => sum + (block.end - block.start), 0);
       throw new RangeError(
-        `logitkit: one chunk of this call needs ${end} bytes of WebAssembly memory, more than the 4 GiB ` +
-          `that wasm32 can address; use fewer classes per row or the js backend.`,
+        `logitkit: ${what} needs WebAssembly memory up to byte ${end}, beyond the 4 GiB that wasm32 can ` +
+          `address (uploads still keep ${stored} bytes); free() uploads no longer needed, use fewer ` +
+          `classes per row, or use the js backend.`,
       );
     }
     const pages = Math.ceil((end - memoryBytes) / PAGE_BYTES);
@@ -222,24 +224,26 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
   }
 
   // Blocks kept by `store`, sorted by address, from heapBase up. Each call lays out its own
-  // buffers above the highest block, so stored matrices stay where they are.
+  // buffers in the first gap between blocks that holds them, so stored matrices stay in place.
   const blocks: Array<{ start: number; end: number }> = [];
 
-  function scratchBase(): number {
-    return blocks.length === 0 ? heapBase : blocks[blocks.length - 1].end;
-  }
-
-  /** Reserves `bytes` in the first gap between blocks that fits, or above the last one. */
-  function allocate(bytes: number): { start: number; end: number } {
+  /** Returns the first gap of `bytes` between heapBase and the blocks, or the end of the last block. */
+  function findGap(bytes: number): { start: number; index: number } {
     let start = heapBase;
     let index = 0;
     for (; index < blocks.length; index++) {
       if (blocks[index].start - start >= bytes) break;
       start = blocks[index].end;
     }
-    const block = { start, end: align16(start + bytes) };
-    ensureMemory(block.end);
-    blocks.splice(index, 0, block);
+    return { start, index };
+  }
+
+  /** Reserves `bytes` in the first gap between blocks that fits, or above the last one. */
+  function allocate(bytes: number): { start: number; end: number } {
+    const gap = findGap(bytes);
+    const block = { start: gap.start, end: align16(gap.start + bytes) };
+    ensureMemory(block.end, "this upload");
+    blocks.splice(gap.index, 0, block);
     return block;
   }
 
@@ -277,7 +281,16 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
     // An empty batch still makes one call with 0 rows, so the kernel's contract holds for it too.
     for (let first = 0; first === 0 || first < rows; first += chunkRows) {
       const count = Math.min(chunkRows, rows - first);
-      let end = scratchBase();
+
+      // The chunk's buffers go in the first gap between stored blocks that holds them all.
+      let scratchBytes = 0;
+      for (let i = 0; i < buffers.length; i++) {
+        const b = buffers[i];
+        if (b.data === null || resident[i] >= 0) continue;
+        const length = b.perRow === 0 ? b.data.length : b.perRow * count;
+        scratchBytes += align16(length * b.data.BYTES_PER_ELEMENT);
+      }
+      let end = findGap(scratchBytes).start;
       for (let i = 0; i < buffers.length; i++) {
         const b = buffers[i];
         if (b.data === null) {
@@ -292,7 +305,7 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
         const length = b.perRow === 0 ? b.data.length : b.perRow * count;
         end = align16(end + length * b.data.BYTES_PER_ELEMENT);
       }
-      ensureMemory(end);
+      ensureMemory(end, "one chunk of this call");
 
       for (let i = 0; i < buffers.length; i++) {
         const b = buffers[i];
@@ -328,7 +341,12 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
     store(data) {
       const length = data.length;
       let block: { start: number; end: number } | null = allocate(length * 4);
-      heapF32.set(data, block.start / 4);
+      try {
+        heapF32.set(data, block.start / 4);
+      } catch (error) {
+        blocks.splice(blocks.indexOf(block), 1);
+        throw error;
+      }
       return {
         view: () => {
           const view = new Float32Array(heapF32.buffer, block!.start, length);
