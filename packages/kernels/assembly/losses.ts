@@ -566,7 +566,7 @@ export function f32_distillation_rows(
     const kl = kl_row(tr, sr, classes, invT, gradRow, <f32>(<f64>scale * softWeight));
 
     // Hard term: the student at temperature 1, whose gradient Q_1 - onehot(y) is added in place.
-    const sm = f32_rmax(sr, classes);
+    const sm: f32 = hasHard ? f32_rmax(sr, classes) : 0;
     const sl1 = hasHard ? shifted_lse(sr, classes, sm, 1) : 0;
     if (hasHard && gradScale != 0) {
       const vsm = f32x4.splat(sm);

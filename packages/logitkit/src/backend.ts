@@ -22,8 +22,8 @@ export interface RowKernels {
 
   /**
    * Keeps a copy of `data` in the backend's memory until `release()`. `view()` returns an array
-   * over that copy to pass to the row kernels in place of a caller's array; the wasm backend
-   * recognizes it and reads it where it is instead of copying it in.
+   * over that copy to pass to the row kernels in place of a caller's array. The wasm backend
+   * recognizes such a view and reads it in place instead of copying it in.
    */
   store(data: Float32Array): StoredBlock;
 

@@ -48,14 +48,17 @@ function clampRows(rowLoss: Float64Array, lower: number, upper: number): void {
   }
 }
 
+// One float32 and its bits, shared so that float32AtMost allocates nothing per call.
+const float32Bits = new Float32Array(1);
+const int32Bits = new Int32Array(float32Bits.buffer);
+
 /** Returns the largest float32 value <= x, so a bound survives the rounding of `none` results. */
 function float32AtMost(x: number): number {
   const rounded = Math.fround(x);
   if (rounded <= x) return rounded;
-  const bits = new Float32Array([rounded]);
-  const word = new Int32Array(bits.buffer);
-  word[0] += rounded > 0 ? -1 : 1;
-  return bits[0];
+  float32Bits[0] = rounded;
+  int32Bits[0] += rounded > 0 ? -1 : 1;
+  return float32Bits[0];
 }
 
 /** Reduces per-row losses; `meanDivisor` is the divisor of `mean`. Sums run in float64. */

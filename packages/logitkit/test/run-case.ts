@@ -1,7 +1,7 @@
 /**
  * Maps one reference case to calls of the public API. Every input, option and expected field
- * that a case may carry is listed per operation; anything else throws, so that a new field in
- * the vectors fails the run instead of being skipped.
+ * that a case may carry is listed per operation. Anything else throws, so a new field in the
+ * vectors fails the run instead of being skipped.
  */
 import type { LogitKit } from "../src/index.js";
 import type { Value, VectorCase } from "./vectors.js";

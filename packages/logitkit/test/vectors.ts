@@ -56,7 +56,7 @@ function decodeValue(value: unknown, where: string): Value {
   return Array.isArray(value) ? value.map((v, i) => decodeNumber(v, `${where}[${i}]`)) : decodeNumber(value, where);
 }
 
-/** Decodes a record of numbers; `reduction` is the one field that holds a plain string. */
+/** Decodes a record of numbers; `reduction` is the one field that contains a plain string. */
 function decodeRecord(record: unknown, where: string): Record<string, Value> {
   const result: Record<string, Value> = {};
   for (const [key, value] of Object.entries((record ?? {}) as Record<string, unknown>)) {

@@ -26,14 +26,19 @@ function rowMax(z: Float32Array, base: number, classes: number): number {
 }
 
 /**
- * Returns log sum_i exp((z_i - m) * invT), the logsumexp of the shifted, scaled row. It is
- * `NaN` when `m` is not finite (all masked, `+Infinity` or `NaN` in the row), because then
+ * Returns sum_i exp((z_i - m) * invT), the sum of exponentials of the shifted, scaled row. It
+ * is `NaN` when `m` is not finite (all masked, `+Infinity` or `NaN` in the row), because then
  * (z - m) is `NaN` for at least one element.
  */
-function shiftedLse(z: Float32Array, base: number, classes: number, m: number, invT: number): number {
+function shiftedSum(z: Float32Array, base: number, classes: number, m: number, invT: number): number {
   let sum = 0;
   for (let i = base, end = base + classes; i < end; i++) sum += expNonPositive((z[i] - m) * invT);
-  return Math.log(sum);
+  return sum;
+}
+
+/** Returns log shiftedSum, the logsumexp of the shifted, scaled row. */
+function shiftedLse(z: Float32Array, base: number, classes: number, m: number, invT: number): number {
+  return Math.log(shiftedSum(z, base, classes, m, invT));
 }
 
 function softmaxRows(z: Float32Array, rows: number, classes: number, invT: number, out: Float32Array): void {
@@ -312,8 +317,8 @@ function klRow(
   const end = base + classes;
   const pm = rowMax(pz, base, classes);
   const qm = rowMax(qz, base, classes);
-  const sum = Math.exp(shiftedLse(pz, base, classes, pm, invT));
-  const invSumQ = grad === null ? 0 : Math.exp(-shiftedLse(qz, base, classes, qm, invT));
+  const sum = shiftedSum(pz, base, classes, pm, invT);
+  const invSumQ = grad === null ? 0 : 1 / shiftedSum(qz, base, classes, qm, invT);
   const scale = gradScale * invT;
 
   // Classes with P = 0 (e = 0) add nothing to either sum.
@@ -446,7 +451,7 @@ function distillationRows(
 
     // Hard term: the student at temperature 1, whose gradient Q_1 - onehot(y) is added in place.
     const hasHard = labels !== null && hardWeight !== 0;
-    const sm = rowMax(sz, base, classes);
+    const sm = hasHard ? rowMax(sz, base, classes) : 0;
     const sl1 = hasHard ? shiftedLse(sz, base, classes, sm, 1) : 0;
     if (hasHard && hasGrad) {
       for (let i = base; i < end; i++) grad[i] += scale * hardWeight * expNonPositive(sz[i] - sm - sl1);

@@ -166,12 +166,12 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
   let memoryBytes = heapF32.byteLength;
 
   /** Grows the memory so that `[0, end)` is addressable, and refreshes the views. */
-  function ensureMemory(end: number, what: string): void {
+  function ensureMemory(end: number, purpose: string): void {
     if (end <= memoryBytes) return;
     if (end > MAX_MEMORY_BYTES) {
       const stored = blocks.reduce((sum, block) => sum + (block.end - block.start), 0);
       throw new RangeError(
-        `logitkit: ${what} needs WebAssembly memory up to byte ${end}, beyond the 4 GiB that wasm32 can ` +
+        `logitkit: ${purpose} needs WebAssembly memory up to byte ${end}, beyond the 4 GiB that wasm32 can ` +
           `address (uploads still keep ${stored} bytes); free() uploads no longer needed, use fewer ` +
           `classes per row, or use the js backend.`,
       );
