@@ -3,12 +3,14 @@ import type {
   CrossEntropyOptions,
   DistillationOptions,
   EntropyOfLogitsOptions,
+  GradOutOptions,
   GradOutputOptions,
   JsDivergenceOptions,
   KlDivergenceOptions,
   Labels,
   LogitsInput,
   LossWithGrad,
+  ProbsInput,
   ProbsOptions,
   Reduced,
   ShapeOptions,
@@ -31,16 +33,29 @@ export interface LogitKit {
 
   /**
    * Copies `logits` into the backend's memory once and returns a handle that every function
-   * taking logits accepts in their place, so chains of operations on the same matrix skip the
-   * copy into WebAssembly memory. Outputs are still returned as new arrays. Call `free()` when
-   * done; the memory is reused by later uploads.
+   * taking logits, probabilities or probability targets accepts in their place, so chains of
+   * operations on the same matrix skip the copy into WebAssembly memory. The handle can also
+   * receive an output (`out`, `gradOut`). Call `free()` when done; the memory is reused by
+   * later handles.
    *
-   * @param logits row-major logits.
+   * @param logits row-major matrix (logits or probabilities).
    * @param options `classes` (required), checked like the other functions' shape.
    * @returns the handle; `length` is the number of floats kept.
    * @throws {TypeError | RangeError} on invalid input.
    */
   upload(logits: Float32Array, options: ShapeOptions): UploadedLogits;
+
+  /**
+   * Reserves a zero-filled `length`-float matrix in the backend's memory, as the `out` or
+   * `gradOut` of later calls: their results then stay there, ready as the input of the next
+   * call, and are copied out only by `toArray()`. Call `free()` when done.
+   *
+   * @param length number of floats, `rows x classes` (or `rows` for the `out` of `logSumExp`).
+   * @param options `classes` (required); `length` must be a multiple of it.
+   * @returns the handle, owned by this kit.
+   * @throws {TypeError | RangeError} on invalid input or when the memory cannot grow.
+   */
+  alloc(length: number, options: ShapeOptions): UploadedLogits;
 
   /** Reason that `auto` fell back to the `js` backend (for example, no WebAssembly SIMD), else undefined. */
   readonly fallbackReason?: string;
@@ -52,10 +67,11 @@ export interface LogitKit {
    *
    * @param logits row-major `rows x classes` logits.
    * @param options `classes` (required), `temperature` (default 1), `out` (optional buffer).
-   * @returns the probabilities, in `out` when given.
+   * @returns the probabilities, in `out` when given (then `out` itself, array or handle).
    * @throws {TypeError | RangeError} on invalid input, see the interface documentation.
    */
-  softmax(logits: LogitsInput, options: SoftmaxOptions): Float32Array;
+  softmax(logits: LogitsInput, options: SoftmaxOptions & { out: UploadedLogits }): UploadedLogits;
+  softmax(logits: LogitsInput, options: SoftmaxOptions & { out?: Float32Array }): Float32Array;
 
   /**
    * Computes log softmax(z / T) of each row: z_i / T - logsumexp(z / T). A `-Infinity` logit
@@ -63,10 +79,11 @@ export interface LogitKit {
    *
    * @param logits row-major `rows x classes` logits.
    * @param options `classes` (required), `temperature` (default 1), `out` (optional buffer).
-   * @returns the log-probabilities in nats, in `out` when given.
+   * @returns the log-probabilities in nats, in `out` when given (then `out` itself).
    * @throws {TypeError | RangeError} on invalid input.
    */
-  logSoftmax(logits: LogitsInput, options: SoftmaxOptions): Float32Array;
+  logSoftmax(logits: LogitsInput, options: SoftmaxOptions & { out: UploadedLogits }): UploadedLogits;
+  logSoftmax(logits: LogitsInput, options: SoftmaxOptions & { out?: Float32Array }): Float32Array;
 
   /**
    * Computes logsumexp(z / T) = m + log sum_j exp(z_j / T - m) of each row. A row that is all
@@ -75,10 +92,11 @@ export interface LogitKit {
    *
    * @param logits row-major `rows x classes` logits.
    * @param options `classes` (required), `temperature` (default 1), `out` (optional buffer of length `rows`).
-   * @returns one value per row, in `out` when given.
+   * @returns one value per row, in `out` when given (then `out` itself).
    * @throws {TypeError | RangeError} on invalid input.
    */
-  logSumExp(logits: LogitsInput, options: SoftmaxOptions): Float32Array;
+  logSumExp(logits: LogitsInput, options: SoftmaxOptions & { out: UploadedLogits }): UploadedLogits;
+  logSumExp(logits: LogitsInput, options: SoftmaxOptions & { out?: Float32Array }): Float32Array;
 
   /**
    * Computes the Shannon entropy H(P) = -sum_i p_i log p_i of each row of probabilities, with
@@ -90,7 +108,7 @@ export interface LogitKit {
    * @throws {TypeError | RangeError} on invalid input.
    */
   entropy<R extends Reduction | undefined = undefined>(
-    probs: Float32Array,
+    probs: ProbsInput,
     options: ProbsOptions<Exclude<R, undefined>> & { reduction?: R },
   ): Reduced<R, "batchmean">;
 
@@ -105,8 +123,8 @@ export interface LogitKit {
    * @throws {TypeError | RangeError} on invalid input.
    */
   crossEntropyOfProbs<R extends Reduction | undefined = undefined>(
-    p: Float32Array,
-    q: Float32Array,
+    p: ProbsInput,
+    q: ProbsInput,
     options: ProbsOptions<Exclude<R, undefined>> & { reduction?: R },
   ): Reduced<R, "batchmean">;
 
@@ -121,8 +139,8 @@ export interface LogitKit {
    * @throws {TypeError | RangeError} on invalid input.
    */
   klDivergenceOfProbs<R extends Reduction | undefined = undefined>(
-    p: Float32Array,
-    q: Float32Array,
+    p: ProbsInput,
+    q: ProbsInput,
     options: ProbsOptions<Exclude<R, undefined>> & { reduction?: R },
   ): Reduced<R, "batchmean">;
 
@@ -145,14 +163,15 @@ export interface LogitKit {
    * dH/dz_j = -(1 / T) p_j (log p_j + H), exactly 0 for a masked (`-Infinity`) class.
    *
    * @param logits row-major `rows x classes` logits.
-   * @param options as `entropyOfLogits`, plus `gradOutput` with `reduction: "none"`.
+   * @param options as `entropyOfLogits`, plus `gradOutput` with `reduction: "none"` and
+   *   `gradOut` (see GradOutOptions).
    * @returns `{ loss, grad }`, `grad` with the shape of `logits`.
    * @throws {TypeError | RangeError} on invalid input.
    */
-  entropyOfLogitsWithGrad<R extends Reduction | undefined = undefined>(
+  entropyOfLogitsWithGrad<R extends Reduction | undefined = undefined, G extends Float32Array | UploadedLogits = Float32Array>(
     logits: LogitsInput,
-    options: EntropyOfLogitsOptions<Exclude<R, undefined>> & GradOutputOptions & { reduction?: R },
-  ): LossWithGrad<Reduced<R, "batchmean">>;
+    options: EntropyOfLogitsOptions<Exclude<R, undefined>> & GradOutputOptions & GradOutOptions<G> & { reduction?: R },
+  ): LossWithGrad<Reduced<R, "batchmean">, G>;
 
   /**
    * Computes the cross-entropy of softmax(z / T) against integer labels or probability targets,
@@ -175,7 +194,7 @@ export interface LogitKit {
    */
   crossEntropy<R extends Reduction | undefined = undefined>(
     logits: LogitsInput,
-    target: Labels | Float32Array,
+    target: Labels | ProbsInput,
     options: CrossEntropyOptions<Exclude<R, undefined>> & { reduction?: R },
   ): Reduced<R, "mean">;
 
@@ -186,15 +205,16 @@ export interface LogitKit {
    *
    * @param logits row-major `rows x classes` logits.
    * @param target labels or probability targets, as in `crossEntropy`.
-   * @param options as `crossEntropy`, plus `gradOutput` with `reduction: "none"`.
+   * @param options as `crossEntropy`, plus `gradOutput` with `reduction: "none"` and
+   *   `gradOut` (see GradOutOptions).
    * @returns `{ loss, grad }`, `grad` with the shape of `logits`.
    * @throws {TypeError | RangeError} on invalid input.
    */
-  crossEntropyWithGrad<R extends Reduction | undefined = undefined>(
+  crossEntropyWithGrad<R extends Reduction | undefined = undefined, G extends Float32Array | UploadedLogits = Float32Array>(
     logits: LogitsInput,
-    target: Labels | Float32Array,
-    options: CrossEntropyOptions<Exclude<R, undefined>> & GradOutputOptions & { reduction?: R },
-  ): LossWithGrad<Reduced<R, "mean">>;
+    target: Labels | ProbsInput,
+    options: CrossEntropyOptions<Exclude<R, undefined>> & GradOutputOptions & GradOutOptions<G> & { reduction?: R },
+  ): LossWithGrad<Reduced<R, "mean">, G>;
 
   /**
    * Computes D_KL(softmax(p / T) ‖ softmax(q / T)) of each pair of rows, from logits. P is the
@@ -216,14 +236,15 @@ export interface LogitKit {
    * Computes `klDivergence` and its gradient with respect to `qLogits` in one fused pass:
    * dL/dq_c = (s / T) (Q_c - P_c), with s the row's share of the reduction.
    *
+   * @param options as `klDivergence`, plus `gradOutput` with `reduction: "none"` and `gradOut`.
    * @returns `{ loss, grad }`, `grad` with the shape of `qLogits`.
    * @throws {TypeError | RangeError} on invalid input.
    */
-  klDivergenceWithGrad<R extends Reduction | undefined = undefined>(
+  klDivergenceWithGrad<R extends Reduction | undefined = undefined, G extends Float32Array | UploadedLogits = Float32Array>(
     pLogits: LogitsInput,
     qLogits: LogitsInput,
-    options: KlDivergenceOptions<Exclude<R, undefined>> & GradOutputOptions & { reduction?: R },
-  ): LossWithGrad<Reduced<R, "batchmean">>;
+    options: KlDivergenceOptions<Exclude<R, undefined>> & GradOutputOptions & GradOutOptions<G> & { reduction?: R },
+  ): LossWithGrad<Reduced<R, "batchmean">, G>;
 
   /**
    * Computes the generalized Jensen-Shannon divergence of each pair of rows, from logits:
@@ -246,14 +267,15 @@ export interface LogitKit {
    * Computes `jsDivergence` and its gradient with respect to `qLogits` in one fused pass:
    * dL/dq_j = (s / T) Q_j (h_j - sum_i Q_i h_i) with h = (1 - beta)(log Q - log M).
    *
+   * @param options as `jsDivergence`, plus `gradOutput` with `reduction: "none"` and `gradOut`.
    * @returns `{ loss, grad }`, `grad` with the shape of `qLogits`.
    * @throws {TypeError | RangeError} on invalid input.
    */
-  jsDivergenceWithGrad<R extends Reduction | undefined = undefined>(
+  jsDivergenceWithGrad<R extends Reduction | undefined = undefined, G extends Float32Array | UploadedLogits = Float32Array>(
     pLogits: LogitsInput,
     qLogits: LogitsInput,
-    options: JsDivergenceOptions<Exclude<R, undefined>> & GradOutputOptions & { reduction?: R },
-  ): LossWithGrad<Reduced<R, "batchmean">>;
+    options: JsDivergenceOptions<Exclude<R, undefined>> & GradOutputOptions & GradOutOptions<G> & { reduction?: R },
+  ): LossWithGrad<Reduced<R, "batchmean">, G>;
 
   /**
    * Computes the temperature-scaled distillation loss (Hinton et al., 2015):
@@ -275,12 +297,13 @@ export interface LogitKit {
    * Computes `distillationLoss` and its gradient with respect to the student logits in one
    * fused pass: dL/ds_c = (1 / N) (alpha T (Q_T,c - P_T,c) + (1 - alpha)(Q_1,c - [c = y])).
    *
+   * @param options as `distillationLoss`, plus `gradOut` (see GradOutOptions).
    * @returns `{ loss, grad }`, `grad` with the shape of `studentLogits`.
    * @throws {TypeError | RangeError} on invalid input.
    */
-  distillationLossWithGrad(
+  distillationLossWithGrad<G extends Float32Array | UploadedLogits = Float32Array>(
     studentLogits: LogitsInput,
     teacherLogits: LogitsInput,
-    options: DistillationOptions,
-  ): LossWithGrad<number>;
+    options: DistillationOptions & GradOutOptions<G>,
+  ): LossWithGrad<number, G>;
 }

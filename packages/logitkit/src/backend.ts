@@ -23,9 +23,13 @@ export interface RowKernels {
   /**
    * Keeps a copy of `data` in the backend's memory until `release()`. `view()` returns an array
    * over that copy to pass to the row kernels in place of a caller's array. The wasm backend
-   * recognizes such a view and reads it in place instead of copying it in.
+   * recognizes such a view and reads it in place instead of copying it in, and a kernel's
+   * output given as such a view is written in place instead of copied out.
    */
   store(data: Float32Array): StoredBlock;
+
+  /** Keeps `length` zeros in the backend's memory, as `store` does, for a call to write into. */
+  reserve(length: number): StoredBlock;
 
   softmaxRows(logits: Float32Array, rows: number, classes: number, invTemperature: number, out: Float32Array): void;
 

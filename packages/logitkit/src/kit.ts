@@ -28,12 +28,13 @@ const ALL_REDUCTIONS: readonly Reduction[] = ["none", "sum", "mean", "batchmean"
 const ELEMENTWISE_OPTIONS = ["classes", "temperature", "out"];
 const PROBS_OPTIONS = ["classes", "reduction"];
 const REDUCED_OPTIONS = ["classes", "temperature", "reduction"]; // entropy of logits and KL
-const REDUCED_GRAD_OPTIONS = [...REDUCED_OPTIONS, "gradOutput"];
+const REDUCED_GRAD_OPTIONS = [...REDUCED_OPTIONS, "gradOutput", "gradOut"];
 const JS_DIVERGENCE_OPTIONS = [...REDUCED_OPTIONS, "beta"];
-const JS_DIVERGENCE_GRAD_OPTIONS = [...JS_DIVERGENCE_OPTIONS, "gradOutput"];
+const JS_DIVERGENCE_GRAD_OPTIONS = [...JS_DIVERGENCE_OPTIONS, "gradOutput", "gradOut"];
 const CROSS_ENTROPY_OPTIONS = ["classes", "reduction", "weight", "ignoreIndex", "labelSmoothing", "temperature"];
-const CROSS_ENTROPY_GRAD_OPTIONS = [...CROSS_ENTROPY_OPTIONS, "gradOutput"];
+const CROSS_ENTROPY_GRAD_OPTIONS = [...CROSS_ENTROPY_OPTIONS, "gradOutput", "gradOut"];
 const DISTILLATION_OPTIONS = ["classes", "temperature", "alpha", "labels", "ignoreIndex"];
+const DISTILLATION_GRAD_OPTIONS = [...DISTILLATION_OPTIONS, "gradOut"];
 const SHAPE_OPTIONS = ["classes"];
 
 /**
@@ -103,13 +104,13 @@ function checkGradOutput(fn: string, value: unknown, reduction: Reduction, rows:
   return checkFloatList(fn, "options.gradOutput", value, rows, "one value per row");
 }
 
-/** Every handle made by `upload`, of any kit, to tell a foreign handle from a wrong type. */
+/** Every handle made by `upload` or `alloc`, of any kit, to tell a foreign handle from a wrong type. */
 const allUploads = new WeakSet<object>();
 
-/** The stored block behind each live upload; kept outside the class so callers cannot reach it. */
+/** The stored block behind each live handle; kept outside the class so callers cannot reach it. */
 const uploadBlocks = new WeakMap<Upload, StoredBlock | null>();
 
-/** Handle returned by `kit.upload`; the data lives in the backend, see UploadedLogits. */
+/** Handle returned by `kit.upload` and `kit.alloc`; the data lives in the backend, see UploadedLogits. */
 class Upload implements UploadedLogits {
   constructor(
     block: StoredBlock,
@@ -129,37 +130,59 @@ class Upload implements UploadedLogits {
     uploadBlocks.set(this, null);
   }
 
-  toArray(): Float32Array {
-    return uploadView(this, "toArray", "this upload").slice();
+  toArray(out?: Float32Array): Float32Array {
+    if (out === undefined) return uploadView(this, "toArray", "this handle").slice();
+
+    const target = checkFloat32("toArray", "out", out, this.length, "the length of this handle");
+    target.set(uploadView(this, "toArray", "this handle"));
+    return out;
+  }
+
+  set(values: Float32Array): void {
+    const source = checkFloat32("set", "values", values, this.length, "the length of this handle");
+    uploadView(this, "set", "this handle").set(source);
   }
 }
 
-/** Returns an array over an upload's data for the row kernels; throws once it is freed. */
+/** Returns an array over a handle's data for the row kernels; throws once it is freed. */
 function uploadView(upload: Upload, fn: string, name: string): Float32Array {
   const block = uploadBlocks.get(upload) ?? null;
   if (block === null) {
-    throw new TypeError(`${fn}: ${name} was freed with free(); upload the logits again to use them.`);
+    throw new TypeError(`${fn}: ${name} was freed with free(); make a new handle with upload() or alloc().`);
   }
   return block.view();
 }
+
+/** Largest `length` of `alloc`: the floats that the 4 GiB of wasm32 memory can hold. */
+const MAX_ALLOC_LENGTH = 2 ** 30;
 
 /** Creates the public API object on top of `kernels`. */
 export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKit {
   const uploads = new WeakSet<Upload>();
 
-  /** Returns the array behind logits given as a Float32Array or as this kit's upload. */
-  function resolveLogits(fn: string, name: string, value: unknown): Float32Array {
+  /** Returns the array behind a matrix given as a Float32Array or as this kit's handle. */
+  function resolveMatrix(fn: string, name: string, value: unknown): Float32Array {
     if (value instanceof Upload && uploads.has(value)) return uploadView(value, fn, name);
     if (value !== null && typeof value === "object" && allUploads.has(value)) {
-      throw new TypeError(`${fn}: ${name} was uploaded by another LogitKit object; upload it with this one.`);
+      throw new TypeError(`${fn}: ${name} was made by another LogitKit object; upload it with this one.`);
     }
     return checkFloat32(fn, name, value);
   }
 
+  /** Resolves an output buffer (`out`, `gradOut`) of exactly `length` floats, array or handle. */
+  function resolveOut(fn: string, name: string, value: unknown, length: number, meaning: string): Float32Array {
+    const view = resolveMatrix(fn, name, value);
+    if (view.length !== length) {
+      throw new RangeError(`${fn}: ${name}.length must be ${length} (${meaning}), got ${view.length}.`);
+    }
+    return view;
+  }
+
   /**
-   * Returns the array to pass to a kernel for logits checked earlier as `checked`. Getters in
-   * the options or labels run during validation and may free an upload or detach an array, so
-   * this runs after all of them: an upload is looked up again and an array's length re-read.
+   * Returns the array to pass to a kernel for a matrix checked earlier as `checked`. Getters
+   * in the options or labels run during validation. They may free a handle, detach an array or
+   * grow the wasm memory, which detaches earlier views of it. So this runs after all of them:
+   * a handle is looked up again and an array's length re-read.
    */
   function current(fn: string, name: string, value: unknown, checked: Float32Array, length: number): Float32Array {
     if (value instanceof Upload && uploads.has(value)) return uploadView(value, fn, name);
@@ -178,43 +201,89 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
     return handle;
   }
 
+  function alloc(length: unknown, options: unknown): UploadedLogits {
+    if (typeof length !== "number") {
+      throw new TypeError(`alloc: length must be an integer in [0, 2^30], got ${describe(length)}.`);
+    }
+    if (!Number.isInteger(length) || length < 0 || length > MAX_ALLOC_LENGTH) {
+      throw new RangeError(`alloc: length must be an integer in [0, 2^30], got ${describe(length)}.`);
+    }
+    const o = checkOptions("alloc", options, SHAPE_OPTIONS);
+    checkShape("alloc", "options.classes", 0, o.classes);
+    if (length % (o.classes as number) !== 0) {
+      throw new RangeError(
+        `alloc: length must be a multiple of options.classes (${o.classes as number}), got ${length}; ` +
+          `pass rows x classes, or rows for the out of logSumExp with classes 1.`,
+      );
+    }
+
+    const handle = new Upload(kernels.reserve(length), length, kernels.name);
+    uploads.add(handle);
+    return handle;
+  }
+
+  /**
+   * Resolves `options.gradOut` of a `...WithGrad` call: the checked buffer, or null when the
+   * call allocates the gradient.
+   */
+  function resolveGradOut(fn: string, value: unknown, length: number): Float32Array | null {
+    if (value === undefined) return null;
+    return resolveOut(fn, "options.gradOut", value, length, "the length of the logits");
+  }
+
+  /**
+   * Returns the gradient buffer to pass to the kernel, after every getter has run: a new array,
+   * or the current `gradOut` checked against each input it must not overlap.
+   */
+  function currentGrad(
+    fn: string,
+    value: unknown,
+    checked: Float32Array | null,
+    length: number,
+    inputs: Array<[string, Float32Array]>,
+  ): Float32Array {
+    if (checked === null) return new Float32Array(length);
+
+    const grad = current(fn, "options.gradOut", value, checked, length);
+    for (const [name, input] of inputs) checkNoOverlap(fn, "options.gradOut", grad, name, input, false);
+    return grad;
+  }
+
   function elementwise(
     fn: string,
     kernel: "softmaxRows" | "logSoftmaxRows" | "logSumExpRows",
     logits: unknown,
     options: unknown,
-  ): Float32Array {
-    const z = resolveLogits(fn, "logits", logits);
+  ): Float32Array | UploadedLogits {
+    const z = resolveMatrix(fn, "logits", logits);
     const zLength = z.length;
     const o = checkOptions(fn, options, ELEMENTWISE_OPTIONS);
     const rows = checkShape(fn, "logits", zLength, o.classes);
     const temperature = checkTemperature(fn, o.temperature);
     const perRow = kernel === "logSumExpRows";
-    const length0 = zLength;
-    const length = perRow ? rows : length0;
+    const length = perRow ? rows : zLength;
     if (o.out === undefined) {
       const out = new Float32Array(length);
-      kernels[kernel](current(fn, "logits", logits, z, length0), rows, o.classes as number, 1 / temperature, out);
+      kernels[kernel](current(fn, "logits", logits, z, zLength), rows, o.classes as number, 1 / temperature, out);
       return out;
     }
 
     // The kernels write into the caller's buffer (through a plain view when it is a subclass or
-    // foreign array), and the caller gets its own object back. Softmax and log-softmax may run
-    // in place; logsumexp never shares memory with the logits.
-    const out = checkFloat32(fn, "options.out", o.out, length, perRow ? "one value per row" : "the length of logits");
-    checkNoOverlap(fn, out, z, !perRow);
-    const input = current(fn, "logits", logits, z, length0);
-    if (lengthOf(out) !== length) {
-      throw new TypeError(`${fn}: options.out was detached while the arguments were checked; pass a live array.`);
-    }
+    // foreign array, or into backend memory for a handle), and the caller gets its own object
+    // back. Softmax and log-softmax may run in place; logsumexp never shares memory with the
+    // logits.
+    const checkedOut = resolveOut(fn, "options.out", o.out, length, perRow ? "one value per row" : "the length of logits");
+    const input = current(fn, "logits", logits, z, zLength);
+    const out = current(fn, "options.out", o.out, checkedOut, length);
+    checkNoOverlap(fn, "options.out", out, "logits", input, !perRow);
     kernels[kernel](input, rows, o.classes as number, 1 / temperature, out);
-    return o.out as Float32Array;
+    return o.out as Float32Array | UploadedLogits;
   }
 
   function probs(fn: string, kind: ProbsKind, p: unknown, q: unknown, options: unknown): number | Float32Array {
     const pName = kind === PROBS_ENTROPY ? "probs" : "p";
-    const pa = checkFloat32(fn, pName, p);
-    const qa = kind === PROBS_ENTROPY ? null : checkFloat32(fn, "q", q);
+    const pa = resolveMatrix(fn, pName, p);
+    const qa = kind === PROBS_ENTROPY ? null : resolveMatrix(fn, "q", q);
     const length = pa.length;
     const o = checkOptions(fn, options, PROBS_OPTIONS);
     const rows = checkShape(fn, pName, length, o.classes);
@@ -230,26 +299,28 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
   }
 
   function entropyOfLogits(fn: string, withGrad: boolean, logits: unknown, options: unknown) {
-    const z = resolveLogits(fn, "logits", logits);
+    const z = resolveMatrix(fn, "logits", logits);
     const zLength = z.length;
     const o = checkOptions(fn, options, withGrad ? REDUCED_GRAD_OPTIONS : REDUCED_OPTIONS);
     const rows = checkShape(fn, "logits", zLength, o.classes);
     const temperature = checkTemperature(fn, o.temperature);
     const reduction = checkReduction(fn, o.reduction, "batchmean", ALL_REDUCTIONS);
     const gradOutput = checkGradOutput(fn, o.gradOutput, reduction, rows);
+    const gradOut = resolveGradOut(fn, o.gradOut, zLength);
     const classes = o.classes as number;
 
     const rowLoss = new Float64Array(rows);
     const scale = withGrad ? gradScales(rows, reduction, rows * classes, gradOutput) : null;
-    const grad = withGrad ? new Float32Array(zLength) : null;
-    kernels.entropyLogitsRows(current(fn, "logits", logits, z, rows * classes), rows, classes, 1 / temperature, rowLoss, scale, grad);
+    const input = current(fn, "logits", logits, z, zLength);
+    const grad = withGrad ? currentGrad(fn, o.gradOut, gradOut, zLength, [["logits", input]]) : null;
+    kernels.entropyLogitsRows(input, rows, classes, 1 / temperature, rowLoss, scale, grad);
     clampRows(rowLoss, 0, Math.log(classes));
     const loss = reduce(rowLoss, reduction, rows * classes);
-    return withGrad ? { loss, grad: grad! } : loss;
+    return withGrad ? { loss, grad: o.gradOut ?? grad! } : loss;
   }
 
   function crossEntropy(fn: string, withGrad: boolean, logits: unknown, target: unknown, options: unknown) {
-    const z = resolveLogits(fn, "logits", logits);
+    const z = resolveMatrix(fn, "logits", logits);
     const zLength = z.length;
     const o = checkOptions(fn, options, withGrad ? CROSS_ENTROPY_GRAD_OPTIONS : CROSS_ENTROPY_OPTIONS);
     const rows = checkShape(fn, "logits", zLength, o.classes);
@@ -263,27 +334,31 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
         ? null
         : checkFloatList(fn, "options.weight", o.weight, classes, "one weight per class", 0);
     const gradOutput = withGrad ? checkGradOutput(fn, o.gradOutput, reduction, rows) : null;
-
+    const gradOut = withGrad ? resolveGradOut(fn, o.gradOut, zLength) : null;
     const rowLoss = new Float64Array(rows);
-    const grad = withGrad ? new Float32Array(zLength) : null;
 
-    // A Float32Array target contains probabilities, and integer arrays contain labels.
-    if (typedArrayKind(target) === "Float32Array") {
-      const targets = checkFloat32(fn, "target", target);
+    // A Float32Array target or a handle contains probabilities, and integer arrays contain labels.
+    if (typedArrayKind(target) === "Float32Array" || (target !== null && typeof target === "object" && allUploads.has(target))) {
+      const targets = resolveMatrix(fn, "target", target);
       if (targets.length !== zLength) {
+        const actual = target instanceof Upload ? `a handle of length ${targets.length}` : `Float32Array(${targets.length})`;
         throw new RangeError(
           `${fn}: target must be labels (Int32Array or number[] of length ${rows}) or probabilities ` +
-            `(Float32Array of length ${zLength}, the length of logits), got Float32Array(${targets.length}).`,
+            `(Float32Array of length ${zLength}, the length of logits, or a handle of that length), got ${actual}.`,
         );
       }
       if (o.ignoreIndex !== undefined) {
         throw new TypeError(`${fn}: options.ignoreIndex applies to integer labels only; remove it for probability targets.`);
       }
       const scale = withGrad ? gradScales(rows, reduction, rows, gradOutput) : null;
-      const input = current(fn, "logits", logits, z, rows * classes);
-      kernels.crossEntropyTargetsRows(input, current(fn, "target", target, targets, rows * classes), rows, classes, 1 / temperature, weight, labelSmoothing, rowLoss, scale, grad);
+      const input = current(fn, "logits", logits, z, zLength);
+      const targetInput = current(fn, "target", target, targets, zLength);
+      const grad = withGrad
+        ? currentGrad(fn, o.gradOut, gradOut, zLength, [["logits", input], ["target", targetInput]])
+        : null;
+      kernels.crossEntropyTargetsRows(input, targetInput, rows, classes, 1 / temperature, weight, labelSmoothing, rowLoss, scale, grad);
       const loss = reduce(rowLoss, reduction, rows);
-      return withGrad ? { loss, grad: grad! } : loss;
+      return withGrad ? { loss, grad: o.gradOut ?? grad! } : loss;
     }
 
     const labels = checkLabels(fn, "target", target, rows, classes, ignoreIndex);
@@ -296,8 +371,10 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
     }
 
     const scale = withGrad ? gradScales(rows, reduction, meanDivisor, gradOutput) : null;
+    const input = current(fn, "logits", logits, z, zLength);
+    const grad = withGrad ? currentGrad(fn, o.gradOut, gradOut, zLength, [["logits", input]]) : null;
     kernels.crossEntropyLabelsRows(
-      current(fn, "logits", logits, z, rows * classes),
+      input,
       labels,
       rows,
       classes,
@@ -310,12 +387,12 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
       grad,
     );
     const loss = reduce(rowLoss, reduction, meanDivisor);
-    return withGrad ? { loss, grad: grad! } : loss;
+    return withGrad ? { loss, grad: o.gradOut ?? grad! } : loss;
   }
 
   function pairOfLogits(fn: string, withGrad: boolean, isJensenShannon: boolean, pLogits: unknown, qLogits: unknown, options: unknown) {
-    const p = resolveLogits(fn, "pLogits", pLogits);
-    const q = resolveLogits(fn, "qLogits", qLogits);
+    const p = resolveMatrix(fn, "pLogits", pLogits);
+    const q = resolveMatrix(fn, "qLogits", qLogits);
     const pLength = p.length;
     const qLength = q.length;
     let allowed = isJensenShannon ? JS_DIVERGENCE_OPTIONS : REDUCED_OPTIONS;
@@ -328,12 +405,15 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
     const reduction = checkReduction(fn, o.reduction, "batchmean", ALL_REDUCTIONS);
     const beta = isJensenShannon ? checkUnit(fn, "beta", o.beta, 0.5) : 0;
     const gradOutput = withGrad ? checkGradOutput(fn, o.gradOutput, reduction, rows) : null;
+    const gradOut = withGrad ? resolveGradOut(fn, o.gradOut, qLength) : null;
 
     const rowLoss = new Float64Array(rows);
     const scale = withGrad ? gradScales(rows, reduction, rows * classes, gradOutput) : null;
-    const grad = withGrad ? new Float32Array(qLength) : null;
     const pInput = current(fn, "pLogits", pLogits, p, rows * classes);
     const qInput = current(fn, "qLogits", qLogits, q, rows * classes);
+    const grad = withGrad
+      ? currentGrad(fn, o.gradOut, gradOut, qLength, [["pLogits", pInput], ["qLogits", qInput]])
+      : null;
     if (isJensenShannon) kernels.jsDivergenceRows(pInput, qInput, rows, classes, 1 / temperature, beta, rowLoss, scale, grad);
     else kernels.klLogitsRows(pInput, qInput, rows, classes, 1 / temperature, rowLoss, scale, grad);
 
@@ -341,21 +421,22 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
     const upper = isJensenShannon && beta > 0 && beta < 1 ? -beta * Math.log(beta) - (1 - beta) * Math.log(1 - beta) : Infinity;
     clampRows(rowLoss, 0, upper);
     const loss = reduce(rowLoss, reduction, rows * classes);
-    return withGrad ? { loss, grad: grad! } : loss;
+    return withGrad ? { loss, grad: o.gradOut ?? grad! } : loss;
   }
 
   function distillation(fn: string, withGrad: boolean, student: unknown, teacher: unknown, options: unknown) {
-    const s = resolveLogits(fn, "studentLogits", student);
-    const t = resolveLogits(fn, "teacherLogits", teacher);
+    const s = resolveMatrix(fn, "studentLogits", student);
+    const t = resolveMatrix(fn, "teacherLogits", teacher);
     const sLength = s.length;
     const tLength = t.length;
-    const o = checkOptions(fn, options, DISTILLATION_OPTIONS);
+    const o = checkOptions(fn, options, withGrad ? DISTILLATION_GRAD_OPTIONS : DISTILLATION_OPTIONS);
     const rows = checkShape(fn, "studentLogits", sLength, o.classes);
     checkSameLength(fn, "teacherLogits", tLength, "studentLogits", sLength);
     const classes = o.classes as number;
     const temperature = checkTemperature(fn, o.temperature);
     const ignoreIndex = checkIgnoreIndex(fn, o.ignoreIndex);
     let alpha = checkUnit(fn, "alpha", o.alpha, 0.5);
+    const gradOut = withGrad ? resolveGradOut(fn, o.gradOut, sLength) : null;
     const labels =
       o.labels === undefined ? null : checkLabels(fn, "options.labels", o.labels, rows, classes, ignoreIndex);
 
@@ -369,12 +450,14 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
 
     const rowLoss = new Float64Array(rows);
     const scale = withGrad ? gradScales(rows, "mean", counted, null) : null;
-    const grad = withGrad ? new Float32Array(sLength) : null;
     const studentInput = current(fn, "studentLogits", student, s, rows * classes);
     const teacherInput = current(fn, "teacherLogits", teacher, t, rows * classes);
+    const grad = withGrad
+      ? currentGrad(fn, o.gradOut, gradOut, sLength, [["studentLogits", studentInput], ["teacherLogits", teacherInput]])
+      : null;
     kernels.distillationRows(studentInput, teacherInput, labels, ignoreIndex, rows, classes, 1 / temperature, alpha, rowLoss, scale, grad);
     const loss = reduce(rowLoss, "mean", counted) as number;
-    return withGrad ? { loss, grad: grad! } : loss;
+    return withGrad ? { loss, grad: o.gradOut ?? grad! } : loss;
   }
 
   // The public signatures carry the reduction-dependent result types; the implementations
@@ -384,9 +467,11 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
     backend: kernels.name,
     fallbackReason,
     upload: (logits, options) => upload(logits, options),
-    softmax: (logits, options) => elementwise("softmax", "softmaxRows", logits, options),
-    logSoftmax: (logits, options) => elementwise("logSoftmax", "logSoftmaxRows", logits, options),
-    logSumExp: (logits, options) => elementwise("logSumExp", "logSumExpRows", logits, options),
+    alloc: (length, options) => alloc(length, options),
+    softmax: ((logits: unknown, options: unknown) => elementwise("softmax", "softmaxRows", logits, options)) as any,
+    logSoftmax: ((logits: unknown, options: unknown) =>
+      elementwise("logSoftmax", "logSoftmaxRows", logits, options)) as any,
+    logSumExp: ((logits: unknown, options: unknown) => elementwise("logSumExp", "logSumExpRows", logits, options)) as any,
     entropy: ((probsIn: unknown, options: unknown) => probs("entropy", PROBS_ENTROPY, probsIn, null, options)) as any,
     crossEntropyOfProbs: ((p: unknown, q: unknown, options: unknown) =>
       probs("crossEntropyOfProbs", PROBS_CROSS_ENTROPY, p, q, options)) as any,
@@ -410,8 +495,8 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
       pairOfLogits("jsDivergenceWithGrad", true, true, p, q, options)) as any,
     distillationLoss: (student, teacher, options) =>
       distillation("distillationLoss", false, student, teacher, options) as number,
-    distillationLossWithGrad: (student, teacher, options) =>
-      distillation("distillationLossWithGrad", true, student, teacher, options) as { loss: number; grad: Float32Array },
+    distillationLossWithGrad: ((student: unknown, teacher: unknown, options: unknown) =>
+      distillation("distillationLossWithGrad", true, student, teacher, options)) as any,
   };
   return Object.freeze(kit);
 }

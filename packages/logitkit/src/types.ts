@@ -39,9 +39,10 @@ export type Reduced<R extends Reduction | undefined, Default extends Reduction> 
 export type Labels = Int32Array | readonly number[];
 
 /** Loss value and its gradient with respect to the logits (same shape as the logits). */
-export interface LossWithGrad<L> {
+export interface LossWithGrad<L, G extends Float32Array | UploadedLogits = Float32Array> {
   loss: L;
-  grad: Float32Array;
+  /** A new array, or the `gradOut` buffer when one was given. */
+  grad: G;
 }
 
 /** Shape option shared by every operation. */
@@ -54,8 +55,12 @@ export interface ShapeOptions {
 export interface SoftmaxOptions extends ShapeOptions {
   /** Temperature T > 0 that divides the logits. Default 1. */
   temperature?: number;
-  /** Output buffer to fill instead of allocating one (length `rows x classes`, or `rows` for `logSumExp`). */
-  out?: Float32Array;
+  /**
+   * Buffer to fill instead of allocating one: length `rows x classes` (`rows` for `logSumExp`).
+   * A handle from `kit.upload` or `kit.alloc` keeps the result in backend memory, where later
+   * calls read it without a copy.
+   */
+  out?: Float32Array | UploadedLogits;
 }
 
 /** Options of the probability-space measures `entropy`, `crossEntropyOfProbs`, `klDivergenceOfProbs`. */
@@ -80,6 +85,16 @@ export interface GradOutputOptions {
    * of the reduced loss (of the sum of the rows for `none`).
    */
   gradOutput?: Float32Array | readonly number[];
+}
+
+/** Gradient buffer option of the `...WithGrad` functions. */
+export interface GradOutOptions<G extends Float32Array | UploadedLogits = Float32Array | UploadedLogits> {
+  /**
+   * Buffer that receives the gradient instead of a new array, with the length of the logits
+   * it is taken with respect to. A handle from `kit.upload` or `kit.alloc` keeps the gradient
+   * in backend memory. It must not overlap any input.
+   */
+  gradOut?: G;
 }
 
 /** Options of `crossEntropy`. */
@@ -123,25 +138,35 @@ export interface DistillationOptions extends ShapeOptions {
 }
 
 /**
- * Logits kept in the backend's memory by `kit.upload`, so that several operations on them do
- * not copy them into WebAssembly memory each time. Pass it wherever a function takes logits.
- * It belongs to the kit that made it and keeps its memory until `free()`.
+ * A matrix kept in the backend's memory: logits or targets copied in by `kit.upload`, or a
+ * buffer made by `kit.alloc` that an operation fills through its `out` or `gradOut` option.
+ * Every function that takes logits, probabilities or probability targets accepts it in place
+ * of a `Float32Array`, and the `wasm` backend reads it without copying it into WebAssembly
+ * memory. It belongs to the kit that made it and keeps its memory until `free()`.
  */
 export interface UploadedLogits {
   /** Number of floats kept. */
   readonly length: number;
   /** Backend that keeps the data. */
   readonly backend: BackendName;
-  /** True after `free()`; using a freed upload throws a `TypeError`. */
+  /** True after `free()`; using a freed handle throws a `TypeError`. */
   readonly freed: boolean;
   /** Releases the memory; calling it again does nothing. */
   free(): void;
-  /** Returns a copy of the kept logits. */
-  toArray(): Float32Array;
+  /**
+   * Copies the kept values out: into `out` when given (a `Float32Array` of the same length,
+   * which is returned), else into a new array.
+   */
+  toArray(out?: Float32Array): Float32Array;
+  /** Replaces the kept values with those of `values`, a `Float32Array` of the same length. */
+  set(values: Float32Array): void;
 }
 
-/** Logits as a `Float32Array`, or kept in backend memory by `kit.upload`. */
+/** A matrix as a `Float32Array`, or kept in backend memory by `kit.upload` or `kit.alloc`. */
 export type LogitsInput = Float32Array | UploadedLogits;
+
+/** Probabilities or probability targets, as a `Float32Array` or kept in backend memory. */
+export type ProbsInput = Float32Array | UploadedLogits;
 
 /** Options of `loadLogitKit`. */
 export interface LoadOptions {

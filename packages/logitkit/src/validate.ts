@@ -29,6 +29,7 @@ export interface OptionValues {
   ignoreIndex: unknown;
   labelSmoothing: unknown;
   gradOutput: unknown;
+  gradOut: unknown;
   beta: unknown;
   alpha: unknown;
   labels: unknown;
@@ -68,6 +69,7 @@ export function checkOptions(
     ignoreIndex: o.ignoreIndex,
     labelSmoothing: o.labelSmoothing,
     gradOutput: o.gradOutput,
+    gradOut: o.gradOut,
     beta: o.beta,
     alpha: o.alpha,
     labels: o.labels,
@@ -131,8 +133,18 @@ export function checkFloat32(fn: string, name: string, value: unknown, length?: 
   return view;
 }
 
-/** Checks that `out` does not overlap `input`, unless it is exactly the same memory and `inPlace` allows that. */
-export function checkNoOverlap(fn: string, out: Float32Array, input: Float32Array, inPlace: boolean): void {
+/**
+ * Checks that the output `out` (called `outName`) does not overlap the input `input` (called
+ * `inputName`), unless it is exactly the same memory and `inPlace` allows that.
+ */
+export function checkNoOverlap(
+  fn: string,
+  outName: string,
+  out: Float32Array,
+  inputName: string,
+  input: Float32Array,
+  inPlace: boolean,
+): void {
   if (bufferOf(out) !== bufferOf(input)) return;
   const outStart = byteOffsetOf(out);
   const outEnd = outStart + 4 * lengthOf(out);
@@ -141,8 +153,8 @@ export function checkNoOverlap(fn: string, out: Float32Array, input: Float32Arra
   if (outEnd <= inStart || inEnd <= outStart) return;
   if (inPlace && outStart === inStart && outEnd === inEnd) return;
   throw new RangeError(
-    `${fn}: options.out overlaps logits (bytes ${outStart}-${outEnd} and ${inStart}-${inEnd} of one buffer); ` +
-      (inPlace ? "pass logits itself to compute in place, or a separate buffer." : "pass a separate buffer."),
+    `${fn}: ${outName} overlaps ${inputName} (bytes ${outStart}-${outEnd} and ${inStart}-${inEnd} of one buffer); ` +
+      (inPlace ? `pass ${inputName} itself to compute in place, or a separate buffer.` : "pass a separate buffer."),
   );
 }
 

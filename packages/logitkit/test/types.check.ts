@@ -2,7 +2,7 @@
  * Compile-time checks of the public signatures, run by `pnpm typecheck` (tsc), not by vitest:
  * each `@ts-expect-error` line must fail to compile, and every other line must compile.
  */
-import type { LogitKit } from "../src/index.js";
+import type { LogitKit, UploadedLogits } from "../src/index.js";
 
 export function checkResultTypes(kit: LogitKit, z: Float32Array, labels: Int32Array): void {
   const reduced: number = kit.crossEntropy(z, labels, { classes: 3 });
@@ -33,5 +33,22 @@ export function checkResultTypes(kit: LogitKit, z: Float32Array, labels: Int32Ar
   // @ts-expect-error: gradOutput belongs to the ...WithGrad functions.
   kit.klDivergence(z, z, { classes: 3, gradOutput: [1] });
 
+  // A handle as out or gradOut is returned as the handle, typed as one.
+  const handle = kit.alloc(z.length, { classes: 3 });
+  const resident: UploadedLogits = kit.softmax(z, { classes: 3, out: handle });
+  const copied: Float32Array = kit.softmax(handle, { classes: 3 });
+  const residentGrad: { loss: number; grad: UploadedLogits } = kit.crossEntropyWithGrad(handle, labels, {
+    classes: 3,
+    gradOut: handle,
+  });
+  const entropyOfHandle: number = kit.entropy(handle, { classes: 3 });
+
+  // @ts-expect-error: softmax into a handle returns the handle, not an array.
+  const notArray: Float32Array = kit.softmax(z, { classes: 3, out: handle });
+
+  // @ts-expect-error: gradOut belongs to the ...WithGrad functions.
+  kit.crossEntropy(z, labels, { classes: 3, gradOut: handle });
+
   void [reduced, perRow, summed, entropyRows, fused, distilled, wrong, mixed, notOnlyNumber];
+  void [resident, copied, residentGrad, entropyOfHandle, notArray];
 }

@@ -477,6 +477,15 @@ export const jsKernels: RowKernels = {
       },
     };
   },
+  reserve(length) {
+    let data: Float32Array | null = new Float32Array(length);
+    return {
+      view: () => data!,
+      release: () => {
+        data = null;
+      },
+    };
+  },
   softmaxRows,
   logSoftmaxRows,
   logSumExpRows,

@@ -258,8 +258,9 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
 
   /**
    * Runs `call` over chunks of rows. `call` receives the pointer of every buffer (0 for a
-   * `null` one) and the chunk's row count. Inputs that are views of stored blocks are read in
-   * place; their addresses are taken before any growth, which detaches those views.
+   * `null` one) and the chunk's row count. Buffers that are views of stored blocks are read
+   * or written in place, with no copy; their addresses are taken before any growth, which
+   * detaches those views.
    */
   function run(rows: number, buffers: Buffer[], call: (pointers: Pointer[], chunkRows: number) => void): void {
     let bytesPerRow = 0;
@@ -267,7 +268,7 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
     const resident: number[] = new Array<number>(buffers.length);
     for (let i = 0; i < buffers.length; i++) {
       const b = buffers[i];
-      resident[i] = b.data === null || b.mode !== "in" ? -1 : residentAddress(b.data);
+      resident[i] = b.data === null ? -1 : residentAddress(b.data);
       if (b.data === null || resident[i] >= 0) continue;
       const bytes = b.data.BYTES_PER_ELEMENT * (b.perRow === 0 ? b.data.length : b.perRow);
       if (b.perRow === 0) sharedBytes += bytes + 16;
@@ -318,10 +319,27 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
 
       for (let i = 0; i < buffers.length; i++) {
         const b = buffers[i];
-        if (b.data !== null && b.mode === "out") copyOut(b.data, first * b.perRow, count * b.perRow, pointers[i]);
+        if (b.data !== null && b.mode === "out" && resident[i] < 0) copyOut(b.data, first * b.perRow, count * b.perRow, pointers[i]);
       }
       if (rows === 0) break;
     }
+  }
+
+  /** Wraps a block from `allocate` of `length` floats as the StoredBlock of `store` and `reserve`. */
+  function storedBlock(allocated: { start: number; end: number }, length: number) {
+    let block: { start: number; end: number } | null = allocated;
+    return {
+      view: () => {
+        const view = new Float32Array(heapF32.buffer, block!.start, length);
+        storedViews.set(view, block!.start);
+        return view;
+      },
+      release: () => {
+        if (block === null) return;
+        blocks.splice(blocks.indexOf(block), 1);
+        block = null;
+      },
+    };
   }
 
   const input = (data: TypedArray | null, perRow: number): Buffer => ({ data, perRow, mode: "in" });
@@ -340,25 +358,22 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
 
     store(data) {
       const length = data.length;
-      let block: { start: number; end: number } | null = allocate(length * 4);
+      const block = allocate(length * 4);
       try {
         heapF32.set(data, block.start / 4);
       } catch (error) {
         blocks.splice(blocks.indexOf(block), 1);
         throw error;
       }
-      return {
-        view: () => {
-          const view = new Float32Array(heapF32.buffer, block!.start, length);
-          storedViews.set(view, block!.start);
-          return view;
-        },
-        release: () => {
-          if (block === null) return;
-          blocks.splice(blocks.indexOf(block), 1);
-          block = null;
-        },
-      };
+      return storedBlock(block, length);
+    },
+
+    reserve(length) {
+      const block = allocate(length * 4);
+
+      // Freed blocks and call buffers leave old values behind, so the zeros are written here.
+      heapF32.fill(0, block.start / 4, block.start / 4 + length);
+      return storedBlock(block, length);
     },
 
     softmaxRows(z, rows, classes, invT, out) {
