@@ -149,7 +149,8 @@ async function bindCase(
 
   for (const peer of peers) {
     try {
-      const bound = peer.bind(op.name, input);
+      if (op.peerOp === null) continue;
+      const bound = peer.bind(op.peerOp, input);
       if (bound === null) continue;
       releases.push(bound.release);
 
@@ -280,7 +281,7 @@ export async function runBench(options: BenchOptions, loader: KitLoader, progres
     for (const benchCase of cases) {
       caseIndex++;
       // Peers run on the random logits only, for the operations they implement.
-      const casePeers = benchCase.data === "random" && peerOps.includes(benchCase.op.name) ? peers : [];
+      const casePeers = benchCase.data === "random" && benchCase.op.peerOp !== null && peerOps.includes(benchCase.op.peerOp) ? peers : [];
       const names = [backendText, ...casePeers.map((peer) => peer.name)].join(",");
       const step = `[${caseIndex}/${totalCases}] ${benchCase.op.name} ${formatShape(benchCase.shape)} ${names}`;
       progress.update(step);

@@ -1,7 +1,7 @@
 /**
  * Operations that the benchmark times, each bound to one backend and one set of inputs.
  */
-import type { LogitKit } from "logitkit";
+import type { LogitKit, UploadedLogits } from "logitkit";
 import { IGNORE_INDEX } from "./data.js";
 
 /** Inputs of one benchmark case: two logit matrices of the same shape and one label per row. */
@@ -16,8 +16,15 @@ export interface OpInput {
   labels: Int32Array;
 }
 
-/** Result of an operation: a reduced loss, an array, or a loss with its gradient. */
-export type OpOutput = number | Float32Array | { loss: number; grad: Float32Array };
+/**
+ * Result of an operation: a reduced loss, an array, or a loss with its gradient. The arrays of
+ * the resident operations stay in backend memory as handles.
+ */
+export type OpOutput =
+  | number
+  | Float32Array
+  | UploadedLogits
+  | { loss: number; grad: Float32Array | UploadedLogits };
 
 /** Benchmark operation. */
 export interface OpDefinition {
@@ -27,6 +34,8 @@ export interface OpDefinition {
   call: string;
   /** Whether the call writes into a buffer allocated once, outside the timing. */
   preallocatedOut: boolean;
+  /** Operation of the peer libraries timed in the same case, when they implement one. */
+  peerOp: string | null;
   /** Binds the operation to a backend and inputs; the returned function runs one call. */
   bind(kit: LogitKit, input: OpInput): () => OpOutput;
 }
@@ -43,8 +52,9 @@ function defineOp(
   call: string,
   bind: OpDefinition["bind"],
   preallocatedOut = false,
+  peerOp: string | null = name,
 ): OpDefinition {
-  return { name, call, bind, preallocatedOut };
+  return { name, call, bind, preallocatedOut, peerOp };
 }
 
 /** Every operation the benchmark can time, in table order. */
@@ -141,6 +151,7 @@ export const OPS: readonly OpDefinition[] = [
       return () => kit.softmax(logits, { classes, out });
     },
     true,
+    "softmax",
   ),
   defineOp("crossEntropyUploaded", "crossEntropy(upload(first), labels)", (kit, { first, labels, classes }) => {
     const logits = kit.upload(first, { classes });
@@ -153,6 +164,64 @@ export const OPS: readonly OpDefinition[] = [
       const logits = kit.upload(first, { classes });
       return () => kit.crossEntropyWithGrad(logits, labels, { classes, ignoreIndex: IGNORE_INDEX });
     },
+  ),
+  // Input uploaded and output kept in backend memory (kit.alloc), both outside the timing: no
+  // copy in or out, so the time is the kernel's plus the call's validation.
+  defineOp(
+    "softmaxResident",
+    "softmax(upload(first)) into alloc",
+    (kit, { first, classes }) => {
+      const logits = kit.upload(first, { classes });
+      const out = kit.alloc(first.length, { classes });
+      return () => kit.softmax(logits, { classes, out });
+    },
+    true,
+    "softmax",
+  ),
+  defineOp(
+    "logSoftmaxResident",
+    "logSoftmax(upload(first)) into alloc",
+    (kit, { first, classes }) => {
+      const logits = kit.upload(first, { classes });
+      const out = kit.alloc(first.length, { classes });
+      return () => kit.logSoftmax(logits, { classes, out });
+    },
+    true,
+    "logSoftmax",
+  ),
+  // A chain of two calls: softmax, then the entropy of its probabilities. The array version
+  // copies the logits in, the probabilities out and back in; the resident one copies nothing.
+  defineOp(
+    "softmaxEntropy",
+    "entropy(softmax(first) with out)",
+    (kit, { first, classes }) => {
+      const probs = new Float32Array(first.length);
+      return () => kit.entropy(kit.softmax(first, { classes, out: probs }), { classes });
+    },
+    true,
+    null,
+  ),
+  defineOp(
+    "softmaxEntropyResident",
+    "entropy(softmax(upload(first)) into alloc)",
+    (kit, { first, classes }) => {
+      const logits = kit.upload(first, { classes });
+      const probs = kit.alloc(first.length, { classes });
+      return () => kit.entropy(kit.softmax(logits, { classes, out: probs }), { classes });
+    },
+    true,
+    null,
+  ),
+  defineOp(
+    "crossEntropyWithGradResident",
+    "crossEntropyWithGrad(upload(first), labels) with gradOut alloc",
+    (kit, { first, labels, classes }) => {
+      const logits = kit.upload(first, { classes });
+      const grad = kit.alloc(first.length, { classes });
+      return () => kit.crossEntropyWithGrad(logits, labels, { classes, ignoreIndex: IGNORE_INDEX, gradOut: grad });
+    },
+    true,
+    null,
   ),
 ];
 
@@ -177,12 +246,17 @@ export const DEFAULT_RANDOM_OPS: readonly string[] = [
   "crossEntropyWithGrad",
   "klDivergenceWithGrad",
   "softmaxUploaded",
+  "softmaxResident",
   "crossEntropyWithGradUploaded",
+  "crossEntropyWithGradResident",
 ];
 
-/** Operations timed on the real logits by default: every one except `logSumExp` and the uploaded variants. */
+/**
+ * Operations timed on the real logits by default: every one except `logSumExp`, the chain and
+ * the uploaded and resident variants.
+ */
 export const DEFAULT_REAL_OPS: readonly string[] = OP_NAMES.filter(
-  (name) => name !== "logSumExp" && !name.endsWith("Uploaded"),
+  (name) => name !== "logSumExp" && !name.startsWith("softmaxEntropy") && !name.endsWith("Uploaded") && !name.endsWith("Resident"),
 );
 
 /** Returns the operation called `name`; throws a `RangeError` naming the known ones otherwise. */

@@ -1,7 +1,7 @@
 /**
  * Statistics of the real teacher and student logits, and the agreement between backends.
  */
-import type { LogitKit } from "logitkit";
+import type { LogitKit, UploadedLogits } from "logitkit";
 import { IGNORE_INDEX, type RealData } from "./data.js";
 import { DISTILLATION_ALPHA, DISTILLATION_TEMPERATURE, JS_BETA, OPS, type OpInput, type OpOutput } from "./ops.js";
 
@@ -125,14 +125,19 @@ interface OutputParts {
   array: Float32Array | null;
 }
 
+/** Returns the values of an array result, copied out of backend memory for a handle. */
+function arrayValues(array: Float32Array | UploadedLogits): Float32Array {
+  return array instanceof Float32Array ? array : array.toArray();
+}
+
 function outputParts(output: OpOutput): OutputParts {
   if (typeof output === "number") {
     return { loss: output, array: null };
   }
-  if (output instanceof Float32Array) {
-    return { loss: null, array: output };
+  if (output instanceof Float32Array || !("loss" in output)) {
+    return { loss: null, array: arrayValues(output) };
   }
-  return { loss: output.loss, array: output.grad };
+  return { loss: output.loss, array: arrayValues(output.grad) };
 }
 
 /** Largest differences between two outputs of the same operation; null for a part the operation does not return. */
