@@ -54,27 +54,43 @@ export function sum_f64x2(v: v128): f64 {
 }
 
 /**
- * Maximum of the row `z[0 .. n)`. NaN anywhere gives NaN (f32x4.max and f32.max propagate
- * it), so callers can tell NaN rows from rows with +Infinity.
+ * Maximum of the row `z[0 .. n)`. NaN anywhere gives NaN, so callers can tell NaN rows from
+ * rows with +Infinity.
+ *
+ * The loop uses f32x4.pmax (a < b ? b : a), which V8 compiles to one maxps, and tracks NaN
+ * lanes in a separate mask. f32x4.max has the NaN rule built in, but V8 (Node 20, x64) expands
+ * it to about eight instructions, which made this pass the slowest part of softmax: pmax made
+ * softmax of 8 x 50257 about 1.2x faster (kernel alone, measured alternately in one process).
  */
 export function f32_rmax(z: usize, n: i32): f32 {
   let acc0 = f32x4.splat(-Infinity);
   let acc1 = acc0;
+  let nan = i32x4.splat(0);
   let i = 0;
 
-  // Two accumulators hide the latency of f32x4.max.
+  // Two accumulators hide the latency of pmax.
   for (; i + 8 <= n; i += 8) {
     const p = z + (<usize>i << 2);
-    acc0 = f32x4.max(acc0, v128.load(p));
-    acc1 = f32x4.max(acc1, v128.load(p, 16));
+    const a = v128.load(p);
+    const b = v128.load(p, 16);
+    acc0 = f32x4.pmax(acc0, a);
+    acc1 = f32x4.pmax(acc1, b);
+    nan = v128.or(nan, v128.or(f32x4.ne(a, a), f32x4.ne(b, b)));
   }
   if (i + 4 <= n) {
-    acc0 = f32x4.max(acc0, v128.load(z + (<usize>i << 2)));
+    const a = v128.load(z + (<usize>i << 2));
+    acc0 = f32x4.pmax(acc0, a);
+    nan = v128.or(nan, f32x4.ne(a, a));
     i += 4;
   }
-  if (i < n) acc1 = f32x4.max(acc1, load_tail(z + (<usize>i << 2), n - i, -Infinity));
+  if (i < n) {
+    const a = load_tail(z + (<usize>i << 2), n - i, -Infinity);
+    acc1 = f32x4.pmax(acc1, a);
+    nan = v128.or(nan, f32x4.ne(a, a));
+  }
+  if (v128.any_true(nan)) return NaN;
 
-  const acc = f32x4.max(acc0, acc1);
+  const acc = f32x4.pmax(acc0, acc1);
   return max(max(f32x4.extract_lane(acc, 0), f32x4.extract_lane(acc, 1)), max(f32x4.extract_lane(acc, 2), f32x4.extract_lane(acc, 3)));
 }
 

@@ -210,6 +210,18 @@ describe.each(["wasm", "js"])("%s backend on views and non-finite logits", (name
         expect(probs.subarray(0, classes).some(Number.isNaN)).toBe(false);
         expect(kit.logSumExp(z, { classes })[1]).toBe(Infinity);
       });
+
+      it(`NaN at ${position} of ${classes} beside +Infinity gives NaN`, () => {
+        const kit = kits[name];
+        const z = randomNormal(2 * classes, 90 + classes, 2);
+        z[classes + ((position + 1) % classes)] = Infinity;
+        z[classes + ((position + classes - 1) % classes)] = Infinity;
+        z[classes + position] = NaN;
+        const lse = kit.logSumExp(z, { classes });
+        expect(lse[1]).toBeNaN();
+        expect(lse[0]).toBe(kit.logSumExp(z.subarray(0, classes), { classes })[0]);
+        expect(kit.entropyOfLogits(z, { classes, reduction: "none" })[1]).toBeNaN();
+      });
     }
   }
 
