@@ -165,6 +165,10 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
   let heapI32 = new Int32Array(wasm.memory.buffer as ArrayBuffer);
   let memoryBytes = heapF32.byteLength;
 
+  // Counts the growths of the memory, so that stored blocks know when their cached view of it
+  // was detached.
+  let memoryGeneration = 0;
+
   /** Grows the memory so that `[0, end)` is addressable, and refreshes the views. */
   function ensureMemory(end: number, purpose: string): void {
     if (end <= memoryBytes) return;
@@ -187,6 +191,7 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
     heapF64 = new Float64Array(buffer);
     heapI32 = new Int32Array(buffer);
     memoryBytes = buffer.byteLength;
+    memoryGeneration++;
   }
 
   /** Returns the view of the whole memory with the element type of `data`. */
@@ -328,16 +333,25 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
   /** Wraps a block from `allocate` of `length` floats as the StoredBlock of `store` and `reserve`. */
   function storedBlock(allocated: { start: number; end: number }, length: number) {
     let block: { start: number; end: number } | null = allocated;
+
+    // One view per growth of the memory: creating a view costs about as much as a softmax of a
+    // short row, and a call on handles asks for several.
+    let view: Float32Array | null = null;
+    let viewGeneration = -1;
     return {
       view: () => {
-        const view = new Float32Array(heapF32.buffer, block!.start, length);
-        storedViews.set(view, block!.start);
+        if (view === null || viewGeneration !== memoryGeneration) {
+          view = new Float32Array(heapF32.buffer, block!.start, length);
+          storedViews.set(view, block!.start);
+          viewGeneration = memoryGeneration;
+        }
         return view;
       },
       release: () => {
         if (block === null) return;
         blocks.splice(blocks.indexOf(block), 1);
         block = null;
+        view = null;
       },
     };
   }
