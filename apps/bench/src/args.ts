@@ -107,7 +107,8 @@ ${wrapList(DEFAULT_RANDOM_OPS, indent)}
                     Default ${DEFAULT_SEED}.
   --no-real         skip the real logits (their statistics and timings).
   --peers           also time peer libraries on the random logits, for softmax, logSoftmax
-                    and crossEntropy: plainjs (plain JavaScript loops, the baseline of the
+                    and crossEntropy (and next to their uploaded and resident variants,
+                    the same peer call): plainjs (plain JavaScript loops, the baseline of the
                     "vs plainjs" ratio), tfjs-wasm and tfjs-cpu (TensorFlow.js 4.22.0, kernel
                     and end-to-end variants) and onnxruntime-web (wasm, 1 thread; softmax and
                     logSoftmax only). A peer that fails to load is reported and skipped.
