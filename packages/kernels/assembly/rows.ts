@@ -158,6 +158,23 @@ export function f32_vscale(x: usize, n: i32, scale: f32): void {
   }
 }
 
+/** out = (z - m) * invT - shift over `n` floats; `out` may equal `z`. */
+export function f32_vshiftscale(z: usize, out: usize, n: i32, m: f32, invT: f32, shift: f32): void {
+  const vm = f32x4.splat(m);
+  const vt = f32x4.splat(invT);
+  const vs = f32x4.splat(shift);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const offset = <usize>i << 2;
+    v128.store(out + offset, f32x4.sub(f32x4.mul(f32x4.sub(v128.load(z + offset), vm), vt), vs));
+  }
+  if (i < n) {
+    const offset = <usize>i << 2;
+    const x = load_tail(z + offset, n - i, 0);
+    store_tail(out + offset, f32x4.sub(f32x4.mul(f32x4.sub(x, vm), vt), vs), n - i);
+  }
+}
+
 /** Sets `n` floats at `x` to `value`. */
 export function f32_vfill(x: usize, n: i32, value: f32): void {
   const v = f32x4.splat(value);
