@@ -144,7 +144,7 @@ function uploadView(upload: Upload, fn: string, name: string): Float32Array {
 }
 
 /** Creates the public API object on top of `kernels`. */
-export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKit {
+export function createKit(kernels: RowKernels, fallbackReason?: string, threadsReason?: string): LogitKit {
   const uploads = new WeakSet<Upload>();
 
   /** Returns the array behind logits given as a Float32Array or as this kit's upload. */
@@ -383,6 +383,11 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
   const kit: LogitKit = {
     backend: kernels.name,
     fallbackReason,
+    get threads() {
+      return kernels.threads();
+    },
+    threadsReason,
+    dispose: () => kernels.dispose(),
     upload: (logits, options) => upload(logits, options),
     softmax: (logits, options) => elementwise("softmax", "softmaxRows", logits, options),
     logSoftmax: (logits, options) => elementwise("logSoftmax", "logSoftmaxRows", logits, options),

@@ -33,6 +33,7 @@ export interface OptionValues {
   alpha: unknown;
   labels: unknown;
   backend: unknown;
+  threads: unknown;
 }
 
 /**
@@ -72,6 +73,7 @@ export function checkOptions(
     alpha: o.alpha,
     labels: o.labels,
     backend: o.backend,
+    threads: o.threads,
   };
 }
 

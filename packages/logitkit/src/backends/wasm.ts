@@ -9,8 +9,9 @@
  * the old buffer, so the cached views of the memory are replaced right after every growth.
  */
 import type { ProbsKind, RowKernels } from "../backend.js";
-import { kernelsWasmBase64 } from "../generated/kernels-wasm.js";
+import { kernelsWasmBase64, sharedKernelsWasmBase64 } from "../generated/kernels-wasm.js";
 import { bufferOf, byteOffsetOf, copyInto, lengthOf } from "../intrinsics.js";
+import { createThreadPool, type ThreadPool } from "./pool.js";
 
 /** Target working set of one kernel call, in bytes: large enough to hide the per-call cost. */
 const CHUNK_BYTES = 64 * 1024 * 1024;
@@ -19,6 +20,48 @@ const CHUNK_BYTES = 64 * 1024 * 1024;
 const MAX_MEMORY_BYTES = 65536 * 65536;
 
 const PAGE_BYTES = 65536;
+
+/**
+ * Smallest chunk, in bytes of row data, that the thread pool splits across threads. Waking the
+ * workers and waiting for them costs some tens of microseconds, so smaller calls run on the
+ * calling thread alone.
+ */
+const PARALLEL_MIN_BYTES = 256 * 1024;
+
+/**
+ * Smallest row, in classes, whose vocabulary the pool splits across threads when there are fewer
+ * rows than threads (softmax, log-softmax and logsumexp). Each split row makes three pool tasks.
+ */
+const SPLIT_MIN_CLASSES = 1 << 17;
+
+/** Exports that the thread pool calls by index; the workers look them up by these names. */
+const POOL_KERNELS = [
+  "f32_softmax_rows",
+  "f32_log_softmax_rows",
+  "f32_logsumexp_rows",
+  "f32_probs_rows",
+  "f32_entropy_logits_rows",
+  "f32_cross_entropy_labels_rows",
+  "f32_cross_entropy_targets_rows",
+  "f32_kl_logits_rows",
+  "f32_js_divergence_rows",
+  "f32_distillation_rows",
+  "f32_rmax_slices",
+  "f32_raddstoreexpminusmax_slices",
+  "f32_vscale_slices",
+  "f32_vshiftscale_slices",
+] as const;
+
+type KernelName = (typeof POOL_KERNELS)[number];
+
+/** Marks the argument that receives the number of rows of a chunk. */
+const ROWS = { rows: true } as const;
+
+/** `BUFFER[i]` marks the argument that receives the pointer of buffer `i` of the call. */
+const BUFFER = [0, 1, 2, 3, 4, 5].map((buffer) => ({ buffer }));
+
+/** A kernel argument: a number passed as is, a buffer's pointer, or the chunk's row count. */
+type KernelArg = number | { readonly buffer: number } | typeof ROWS;
 
 type Pointer = number;
 
@@ -89,6 +132,26 @@ interface KernelExports {
     gradScale: Pointer,
     grad: Pointer,
   ): void;
+  f32_rmax_slices(z: Pointer, slices: number, length: number, maxOut: Pointer): void;
+  f32_raddstoreexpminusmax_slices(
+    z: Pointer,
+    out: Pointer,
+    slices: number,
+    length: number,
+    m: number,
+    invT: number,
+    sums: Pointer,
+  ): void;
+  f32_vscale_slices(x: Pointer, slices: number, length: number, scale: number): void;
+  f32_vshiftscale_slices(
+    z: Pointer,
+    out: Pointer,
+    slices: number,
+    length: number,
+    m: number,
+    invT: number,
+    shift: number,
+  ): void;
   f32_distillation_rows(
     student: Pointer,
     teacher: Pointer,
@@ -124,36 +187,80 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-let modulePromise: Promise<WebAssembly.Module> | null = null;
+const modulePromises: Array<Promise<WebAssembly.Module> | null> = [null, null];
 
-/** Compiles the embedded module once; a failure is not cached, so a later call retries. */
-function compileModule(): Promise<WebAssembly.Module> {
-  if (modulePromise === null) {
+/**
+ * Compiles an embedded module once: the plain build, or with `shared` the build that imports a
+ * shared memory. A failure is not cached, so a later call retries.
+ */
+function compileModule(shared: boolean): Promise<WebAssembly.Module> {
+  const index = shared ? 1 : 0;
+  let promise = modulePromises[index];
+  if (promise === null) {
     if (typeof WebAssembly !== "object" || typeof WebAssembly.compile !== "function") {
       return Promise.reject(new Error("WebAssembly is not defined in this environment"));
     }
-    modulePromise = WebAssembly.compile(decodeBase64(kernelsWasmBase64)).catch((error: unknown) => {
-      modulePromise = null;
-      throw error;
-    });
-  }
-  return modulePromise;
-}
-
-/** Instantiates the kernels and returns the `wasm` backend; rejects where SIMD does not compile. */
-export async function loadWasmKernels(): Promise<RowKernels> {
-  const module = await compileModule();
-  const instance = await WebAssembly.instantiate(module, {
-    env: {
-      abort: () => {
-        throw new Error("logitkit kernel aborted");
+    promise = WebAssembly.compile(decodeBase64(shared ? sharedKernelsWasmBase64 : kernelsWasmBase64)).catch(
+      (error: unknown) => {
+        modulePromises[index] = null;
+        throw error;
       },
-    },
-  });
-  return createWasmKernels(instance.exports as unknown as KernelExports);
+    );
+    modulePromises[index] = promise;
+  }
+  return promise;
 }
 
-function createWasmKernels(wasm: KernelExports): RowKernels {
+const abort = () => {
+  throw new Error("logitkit kernel aborted");
+};
+
+/** The wasm backend and, when fewer threads than requested run, the reason. */
+export interface LoadedWasmKernels {
+  kernels: RowKernels;
+  threadsReason?: string;
+}
+
+/**
+ * Instantiates the kernels and returns the `wasm` backend; rejects where SIMD does not compile.
+ * With `threads` above 1 it starts a thread pool on the shared-memory build, and falls back to
+ * one thread, with the reason, where shared memory or workers are not available.
+ */
+export async function loadWasmKernels(threads = 1): Promise<LoadedWasmKernels> {
+  let threadsReason: string | undefined;
+  if (threads > 1) {
+    try {
+      return { kernels: await loadSharedKernels(threads) };
+    } catch (error) {
+      threadsReason = `the thread pool could not start, so one thread runs: ${(error as Error).message}`;
+    }
+  }
+
+  const module = await compileModule(false);
+  const instance = await WebAssembly.instantiate(module, { env: { abort } });
+  return { kernels: createWasmKernels(instance.exports as unknown as KernelExports, null), threadsReason };
+}
+
+async function loadSharedKernels(threads: number): Promise<RowKernels> {
+  if (typeof SharedArrayBuffer !== "function") {
+    throw new Error(
+      "SharedArrayBuffer is not available; browsers provide it only on cross-origin isolated pages " +
+        "(headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)",
+    );
+  }
+  const module = await compileModule(true);
+
+  // Shared memory cannot move, so engines reserve its maximum up front (address space only).
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_MEMORY_BYTES / PAGE_BYTES, shared: true });
+  const instance = await WebAssembly.instantiate(module, { env: { memory, abort } });
+  const exports = instance.exports as unknown as KernelExports;
+  const kernels = POOL_KERNELS.map((name) => exports[name] as (...args: number[]) => unknown);
+  const pool = await createThreadPool(threads, module, memory, POOL_KERNELS, kernels);
+  return createWasmKernels(exports, pool);
+}
+
+function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): RowKernels {
+  let pool = threadPool;
   const heapBase = align16(wasm.heap_base());
 
   // Views of the whole memory. Only `memory.grow` (in ensureMemory) replaces the buffer here,
@@ -257,11 +364,116 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
   }
 
   /**
-   * Runs `call` over chunks of rows. `call` receives the pointer of every buffer (0 for a
-   * `null` one) and the chunk's row count. Inputs that are views of stored blocks are read in
-   * place; their addresses are taken before any growth, which detaches those views.
+   * Calls the kernel `name` on `count` rows: on the thread pool when there is one and the rows
+   * are worth splitting, else on this thread. `pointers` are the chunk's buffer pointers, which
+   * `args` refers to through BUFFER and ROWS.
    */
-  function run(rows: number, buffers: Buffer[], call: (pointers: Pointer[], chunkRows: number) => void): void {
+  function callRows(name: KernelName, args: readonly KernelArg[], buffers: Buffer[], pointers: Pointer[], count: number): void {
+    const values: number[] = new Array<number>(args.length);
+    for (let k = 0; k < args.length; k++) {
+      const arg = args[k];
+      values[k] = typeof arg === "number" ? arg : arg === ROWS ? count : pointers[(arg as { buffer: number }).buffer];
+    }
+    if (pool === null || count < 2) {
+      (wasm[name] as (...values: number[]) => void)(...values);
+      return;
+    }
+
+    // A row pointer advances by its buffer's row size; shared buffers (class weights) and absent
+    // ones (pointer 0) stay put.
+    const strides: number[] = new Array<number>(args.length).fill(0);
+    let rowsArg = -1;
+    let rowBytes = 0;
+    for (let k = 0; k < args.length; k++) {
+      const arg = args[k];
+      if (arg === ROWS) rowsArg = k;
+      if (typeof arg === "number" || arg === ROWS) continue;
+      const b = buffers[(arg as { buffer: number }).buffer];
+      strides[k] = b.data === null ? 0 : b.perRow * b.data.BYTES_PER_ELEMENT;
+      rowBytes += strides[k];
+    }
+    if (count * rowBytes < PARALLEL_MIN_BYTES) {
+      (wasm[name] as (...values: number[]) => void)(...values);
+      return;
+    }
+    pool.run(POOL_KERNELS.indexOf(name), values, strides, rowsArg, count);
+  }
+
+  /**
+   * Softmax, log-softmax or logsumexp of `count` rows whose vocabulary is split across the
+   * threads, row by row: slice maxima, then slice sums with the row maximum, then the outputs.
+   * `scratch` is free memory for the slice results. Slices cover `length` floats each, a
+   * multiple of 16, and the calling thread adds the remainder of the row as one more slice.
+   */
+  function splitRows(
+    kind: "softmax" | "logSoftmax" | "logSumExp",
+    zp: Pointer,
+    outp: Pointer,
+    count: number,
+    classes: number,
+    invT: number,
+    scratch: Pointer,
+  ): void {
+    const threadPool = pool!;
+    const slices = Math.min(threadPool.threads * 4, Math.floor(classes / 4096));
+    const length = Math.floor(classes / slices / 16) * 16;
+    const rest = classes - slices * length;
+    const restAt = slices * length * 4;
+    const maxp = scratch;
+    const sump = align16(maxp + (slices + 1) * 4);
+    ensureMemory(sump + (slices + 1) * 8, "the slices of this call");
+    const invT32 = Math.fround(invT);
+    const max = POOL_KERNELS.indexOf("f32_rmax_slices");
+    const sum = POOL_KERNELS.indexOf("f32_raddstoreexpminusmax_slices");
+
+    for (let r = 0; r < count; r++) {
+      const zr = zp + r * classes * 4;
+      const outr = kind === "logSumExp" ? 0 : outp + r * classes * 4;
+
+      // Pass 1: the row maximum; Math.max propagates a NaN slice maximum as the kernels do.
+      threadPool.run(max, [zr, slices, length, maxp], [length * 4, 0, 0, 4], 1, slices);
+      wasm.f32_rmax_slices(zr + restAt, rest > 0 ? 1 : 0, rest, maxp + slices * 4);
+      let m = -Infinity;
+      for (let s = 0; s <= slices; s++) if (s < slices || rest > 0) m = Math.max(m, heapF32[maxp / 4 + s]);
+
+      // Pass 2: the sum of exponentials in float64; softmax also stores the exponentials.
+      const store = kind === "softmax" ? outr : 0;
+      threadPool.run(sum, [zr, store, slices, length, m, invT32, sump], [length * 4, store === 0 ? 0 : length * 4, 0, 0, 0, 0, 8], 2, slices);
+      wasm.f32_raddstoreexpminusmax_slices(zr + restAt, store === 0 ? 0 : store + restAt, rest > 0 ? 1 : 0, rest, m, invT32, sump + slices * 8);
+      let total = 0;
+      for (let s = 0; s <= slices; s++) if (s < slices || rest > 0) total += heapF64[sump / 8 + s];
+
+      // Pass 3: the outputs, rounded as the row kernels round them.
+      if (kind === "logSumExp") {
+        heapF32[outp / 4 + r] = m === -Infinity || m === Infinity ? m : m * invT32 + Math.log(total);
+      } else if (kind === "softmax") {
+        const scale = Math.fround(1 / total);
+        threadPool.run(POOL_KERNELS.indexOf("f32_vscale_slices"), [outr, slices, length, scale], [length * 4, 0, 0, 0], 1, slices);
+        wasm.f32_vscale_slices(outr + restAt, rest > 0 ? 1 : 0, rest, scale);
+      } else {
+        const lse = Math.fround(Math.log(total));
+        const args = [zr, outr, slices, length, m, invT32, lse];
+        threadPool.run(POOL_KERNELS.indexOf("f32_vshiftscale_slices"), args, [length * 4, length * 4, 0, 0, 0, 0, 0], 2, slices);
+        wasm.f32_vshiftscale_slices(zr + restAt, outr + restAt, rest > 0 ? 1 : 0, rest, m, invT32, lse);
+      }
+    }
+  }
+
+  /** Whether softmax-like calls of `rows` rows split each row's vocabulary across threads. */
+  const splitsVocabulary = (rows: number, classes: number): boolean =>
+    pool !== null && rows < pool.threads && classes >= SPLIT_MIN_CLASSES;
+
+  /**
+   * Runs `execute` over chunks of rows. It receives the pointer of every buffer (0 for a `null`
+   * one), the chunk's row count and the first free byte after the chunk's buffers. Inputs that
+   * are views of stored blocks are read in place; their addresses are taken before any growth,
+   * which detaches those views.
+   */
+  function run(
+    rows: number,
+    buffers: Buffer[],
+    execute: (pointers: Pointer[], chunkRows: number, scratch: Pointer) => void,
+  ): void {
     let bytesPerRow = 0;
     let sharedBytes = 0;
     const resident: number[] = new Array<number>(buffers.length);
@@ -314,7 +526,7 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
         else copyIn(b.data, first * b.perRow, count * b.perRow, pointers[i]);
       }
 
-      call(pointers, count);
+      execute(pointers, count, end);
 
       for (let i = 0; i < buffers.length; i++) {
         const b = buffers[i];
@@ -322,6 +534,11 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
       }
       if (rows === 0) break;
     }
+  }
+
+  /** Runs the row kernel `name` with `args` over every chunk of rows. */
+  function runRows(rows: number, buffers: Buffer[], name: KernelName, args: readonly KernelArg[]): void {
+    run(rows, buffers, (pointers, count) => callRows(name, args, buffers, pointers, count));
   }
 
   const input = (data: TypedArray | null, perRow: number): Buffer => ({ data, perRow, mode: "in" });
@@ -333,8 +550,35 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
       ? [input(null, 1), output(null, classes)]
       : [input(gradScale, 1), output(grad, classes)];
 
+  const [B0, B1, B2, B3, B4, B5] = BUFFER;
+
+  /** Softmax, log-softmax or logsumexp rows, with the vocabulary split when that pays. */
+  function softmaxLike(
+    kind: "softmax" | "logSoftmax" | "logSumExp",
+    name: KernelName,
+    z: Float32Array,
+    rows: number,
+    classes: number,
+    invT: number,
+    out: Float32Array,
+  ): void {
+    const buffers = [input(z, classes), output(out, kind === "logSumExp" ? 1 : classes)];
+    if (splitsVocabulary(rows, classes)) {
+      run(rows, buffers, ([zp, op], count, scratch) => splitRows(kind, zp, op, count, classes, invT, scratch));
+      return;
+    }
+    runRows(rows, buffers, name, [B0, B1, ROWS, classes, invT]);
+  }
+
   return {
     name: "wasm",
+
+    threads: () => pool?.threads ?? 1,
+
+    dispose() {
+      pool?.dispose();
+      pool = null;
+    },
 
     memoryBytes: () => memoryBytes,
 
@@ -362,46 +606,48 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
     },
 
     softmaxRows(z, rows, classes, invT, out) {
-      run(rows, [input(z, classes), output(out, classes)], ([zp, op], n) =>
-        wasm.f32_softmax_rows(zp, op, n, classes, invT),
-      );
+      softmaxLike("softmax", "f32_softmax_rows", z, rows, classes, invT, out);
     },
 
     logSoftmaxRows(z, rows, classes, invT, out) {
-      run(rows, [input(z, classes), output(out, classes)], ([zp, op], n) =>
-        wasm.f32_log_softmax_rows(zp, op, n, classes, invT),
-      );
+      softmaxLike("logSoftmax", "f32_log_softmax_rows", z, rows, classes, invT, out);
     },
 
     logSumExpRows(z, rows, classes, invT, out) {
-      run(rows, [input(z, classes), output(out, 1)], ([zp, op], n) => wasm.f32_logsumexp_rows(zp, op, n, classes, invT));
+      softmaxLike("logSumExp", "f32_logsumexp_rows", z, rows, classes, invT, out);
     },
 
     probsRows(kind: ProbsKind, p, q, rows, classes, rowLoss) {
-      run(rows, [input(p, classes), input(q, classes), output(rowLoss, 1)], ([pp, qp, lp], n) =>
-        wasm.f32_probs_rows(kind, pp, qp, n, classes, lp),
-      );
+      runRows(rows, [input(p, classes), input(q, classes), output(rowLoss, 1)], "f32_probs_rows", [
+        kind,
+        B0,
+        B1,
+        ROWS,
+        classes,
+        B2,
+      ]);
     },
 
     entropyLogitsRows(z, rows, classes, invT, rowLoss, gradScale, grad) {
-      run(
+      runRows(
         rows,
         [input(z, classes), output(rowLoss, 1), ...gradBuffers(gradScale, grad, classes)],
-        ([zp, lp, sp, gp], n) => wasm.f32_entropy_logits_rows(zp, n, classes, invT, lp, sp, gp),
+        "f32_entropy_logits_rows",
+        [B0, ROWS, classes, invT, B1, B2, B3],
       );
     },
 
     crossEntropyLabelsRows(z, labels, rows, classes, invT, weight, ignoreIndex, labelSmoothing, rowLoss, gradScale, grad) {
-      run(
+      runRows(
         rows,
         [input(z, classes), input(labels, 1), input(weight, 0), output(rowLoss, 1), ...gradBuffers(gradScale, grad, classes)],
-        ([zp, yp, wp, lp, sp, gp], n) =>
-          wasm.f32_cross_entropy_labels_rows(zp, yp, n, classes, invT, wp, ignoreIndex, labelSmoothing, lp, sp, gp),
+        "f32_cross_entropy_labels_rows",
+        [B0, B1, ROWS, classes, invT, B2, ignoreIndex, labelSmoothing, B3, B4, B5],
       );
     },
 
     crossEntropyTargetsRows(z, targets, rows, classes, invT, weight, labelSmoothing, rowLoss, gradScale, grad) {
-      run(
+      runRows(
         rows,
         [
           input(z, classes),
@@ -410,29 +656,31 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
           output(rowLoss, 1),
           ...gradBuffers(gradScale, grad, classes),
         ],
-        ([zp, tp, wp, lp, sp, gp], n) =>
-          wasm.f32_cross_entropy_targets_rows(zp, tp, n, classes, invT, wp, labelSmoothing, lp, sp, gp),
+        "f32_cross_entropy_targets_rows",
+        [B0, B1, ROWS, classes, invT, B2, labelSmoothing, B3, B4, B5],
       );
     },
 
     klLogitsRows(pz, qz, rows, classes, invT, rowLoss, gradScale, grad) {
-      run(
+      runRows(
         rows,
         [input(pz, classes), input(qz, classes), output(rowLoss, 1), ...gradBuffers(gradScale, grad, classes)],
-        ([pp, qp, lp, sp, gp], n) => wasm.f32_kl_logits_rows(pp, qp, n, classes, invT, lp, sp, gp),
+        "f32_kl_logits_rows",
+        [B0, B1, ROWS, classes, invT, B2, B3, B4],
       );
     },
 
     jsDivergenceRows(pz, qz, rows, classes, invT, beta, rowLoss, gradScale, grad) {
-      run(
+      runRows(
         rows,
         [input(pz, classes), input(qz, classes), output(rowLoss, 1), ...gradBuffers(gradScale, grad, classes)],
-        ([pp, qp, lp, sp, gp], n) => wasm.f32_js_divergence_rows(pp, qp, n, classes, invT, beta, lp, sp, gp),
+        "f32_js_divergence_rows",
+        [B0, B1, ROWS, classes, invT, beta, B2, B3, B4],
       );
     },
 
     distillationRows(sz, tz, labels, ignoreIndex, rows, classes, invT, alpha, rowLoss, gradScale, grad) {
-      run(
+      runRows(
         rows,
         [
           input(sz, classes),
@@ -441,8 +689,8 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
           output(rowLoss, 1),
           ...gradBuffers(gradScale, grad, classes),
         ],
-        ([spz, tpz, yp, lp, sp, gp], n) =>
-          wasm.f32_distillation_rows(spz, tpz, yp, ignoreIndex, n, classes, invT, alpha, lp, sp, gp),
+        "f32_distillation_rows",
+        [B0, B1, B2, ignoreIndex, ROWS, classes, invT, alpha, B3, B4, B5],
       );
     },
   };
