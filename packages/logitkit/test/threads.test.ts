@@ -89,6 +89,26 @@ describe("thread pool", () => {
     }
   });
 
+  // Above 2 MiB the calling thread copies the next stage of rows in and the previous one out
+  // while the workers compute; the results must not depend on that overlap.
+  it("overlaps copies with kernels on large calls", () => {
+    const rows = 67;
+    const classes = 9001;
+    const z = logits(rows * classes, 11);
+    const q = logits(rows * classes, 12);
+    const labels = labelsFor(rows, classes);
+    const weight = Float32Array.from({ length: classes }, (_, i) => 1 + (i % 3));
+
+    for (const kit of [two, three]) {
+      expect(kit.softmax(z, { classes })).toEqual(one.softmax(z, { classes }));
+      expect(kit.logSumExp(z, { classes })).toEqual(one.logSumExp(z, { classes }));
+      expect(kit.crossEntropyWithGrad(z, labels, { classes, weight })).toEqual(one.crossEntropyWithGrad(z, labels, { classes, weight }));
+      expect(kit.klDivergenceWithGrad(q, z, { classes, reduction: "none" })).toEqual(
+        one.klDivergenceWithGrad(q, z, { classes, reduction: "none" }),
+      );
+    }
+  });
+
   it("runs on uploaded logits", () => {
     const rows = 64;
     const classes = 2048;
@@ -118,6 +138,22 @@ describe("thread pool", () => {
         expect(maxRelativeDifference(kit.logSumExp(input, { classes }), one.logSumExp(input, { classes }))).toBeLessThan(1e-6);
       }
     }
+  });
+
+  // The slice maxima and sums of a split row live next to the call's buffers, which may sit in a
+  // gap right below an upload.
+  it("keeps uploads intact around split rows", () => {
+    const classes = 131072;
+    const z = logits(classes, 13);
+    const gap = two.upload(new Float32Array(classes), { classes });
+    const uploaded = two.upload(z, { classes });
+    gap.free();
+
+    const expected = one.softmax(z, { classes });
+    expect(maxRelativeDifference(two.softmax(uploaded, { classes }), expected)).toBeLessThan(1e-6);
+    expect(maxRelativeDifference(two.softmax(z, { classes }), expected)).toBeLessThan(1e-6);
+    expect(uploaded.toArray()).toEqual(z);
+    uploaded.free();
   });
 
   it("keeps the non-finite policy when the vocabulary is split", () => {
@@ -221,5 +257,25 @@ describe("thread pool lifetime", () => {
       timeout: 20_000,
     });
     expect(output.trim()).toBe(`2 ${(1 + Math.log(8192)).toFixed(4)}`);
+  });
+
+  it.runIf(existsSync(bundle) && existsSync("/proc/self/task"))("stops the workers of collected kits", () => {
+    const script = [
+      `import { loadLogitKit } from ${JSON.stringify(bundle)};`,
+      "import { readdirSync } from 'node:fs';",
+      "const threadsNow = () => readdirSync('/proc/self/task').length;",
+      "const before = threadsNow();",
+      "for (let i = 0; i < 10; i++) (await loadLogitKit({ backend: 'wasm', threads: 2 })).softmax(new Float32Array(8), { classes: 8 });",
+      "const loaded = threadsNow();",
+      "for (let i = 0; i < 20 && threadsNow() > before + 2; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 100)); }",
+      "console.log(loaded - before, threadsNow() - before);",
+    ].join("\n");
+    const output = execFileSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", script], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    const [started, left] = output.trim().split(" ").map(Number);
+    expect(started).toBeGreaterThanOrEqual(10);
+    expect(left).toBeLessThanOrEqual(2);
   });
 });

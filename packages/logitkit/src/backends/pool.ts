@@ -61,6 +61,15 @@ export interface ThreadPool {
    */
   run(kernel: number, args: readonly number[], strides: readonly number[], rowsArg: number, rows: number): void;
 
+  /**
+   * Publishes the same task as `run` and returns at once, so that the workers start on it while
+   * the calling thread does other work, such as copying the next rows in. `finish()` completes it.
+   */
+  start(kernel: number, args: readonly number[], strides: readonly number[], rowsArg: number, rows: number): void;
+
+  /** Runs chunks of the started task on the calling thread and waits for the rest; no-op without one. */
+  finish(): void;
+
   /** Stops and terminates the workers; later `run` calls throw. */
   dispose(): void;
 }
@@ -169,11 +178,20 @@ export async function createThreadPool(
   let seq = 0;
   let disposed = false;
 
-  return {
+  // Chunk count of the task started and not yet finished, else 0.
+  let pending = 0;
+
+  const pool: ThreadPool = {
     threads,
 
     run(kernel, args, strides, rowsArg, rows) {
+      pool.start(kernel, args, strides, rowsArg, rows);
+      pool.finish();
+    },
+
+    start(kernel, args, strides, rowsArg, rows) {
       if (disposed) throw new Error("logitkit: the thread pool was disposed");
+      if (pending !== 0) throw new Error("logitkit: a thread pool task started before the previous one finished");
       if (args.length > MAX_ARGS) throw new Error(`logitkit: a kernel with ${args.length} arguments exceeds the pool's ${MAX_ARGS}`);
 
       const chunks0 = Math.min(MAX_CHUNKS, rows, threads * CHUNKS_PER_THREAD);
@@ -199,7 +217,13 @@ export async function createThreadPool(
       Atomics.store(ints, LAYOUT.CLAIM, (seq & 0x7ffff) << 12);
       Atomics.store(ints, LAYOUT.SEQ, seq);
       Atomics.notify(ints, LAYOUT.SEQ);
+      pending = chunks;
+    },
 
+    finish() {
+      const chunks = pending;
+      if (chunks === 0) return;
+      pending = 0;
       runChunks(seq);
 
       // Chunks claimed by workers may still run. A browser's main thread cannot block, so it spins.
@@ -213,10 +237,12 @@ export async function createThreadPool(
     dispose() {
       if (disposed) return;
       disposed = true;
+      pending = 0;
       Atomics.store(ints, LAYOUT.STOP, 1);
       Atomics.store(ints, LAYOUT.SEQ, (seq + 1) | 0);
       Atomics.notify(ints, LAYOUT.SEQ);
       for (const worker of workers) worker.terminate();
     },
   };
+  return pool;
 }

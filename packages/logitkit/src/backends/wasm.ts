@@ -29,6 +29,16 @@ const PAGE_BYTES = 65536;
 const PARALLEL_MIN_BYTES = 256 * 1024;
 
 /**
+ * Smallest chunk, in bytes of row data, that the thread pool runs in stages: the calling thread
+ * copies the rows of the next stage in and those of the previous stage out while the workers
+ * compute the current one, so the copies overlap the kernels instead of adding to them.
+ */
+const STAGED_MIN_BYTES = 2 * 1024 * 1024;
+
+/** Stages of a staged chunk: more overlap, but each stage costs one wake-up of the workers. */
+const STAGES = 8;
+
+/**
  * Smallest row, in classes, whose vocabulary the pool splits across threads when there are fewer
  * rows than threads (softmax, log-softmax and logsumexp). Each split row makes three pool tasks.
  */
@@ -366,9 +376,17 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
   /**
    * Calls the kernel `name` on `count` rows: on the thread pool when there is one and the rows
    * are worth splitting, else on this thread. `pointers` are the chunk's buffer pointers, which
-   * `args` refers to through BUFFER and ROWS.
+   * `args` refers to through BUFFER and ROWS. With `deferred` a pool task is only started, and
+   * the caller completes it with `pool.finish()`.
    */
-  function callRows(name: KernelName, args: readonly KernelArg[], buffers: Buffer[], pointers: Pointer[], count: number): void {
+  function callRows(
+    name: KernelName,
+    args: readonly KernelArg[],
+    buffers: Buffer[],
+    pointers: Pointer[],
+    count: number,
+    deferred: boolean,
+  ): void {
     const values: number[] = new Array<number>(args.length);
     for (let k = 0; k < args.length; k++) {
       const arg = args[k];
@@ -396,13 +414,14 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
       (wasm[name] as (...values: number[]) => void)(...values);
       return;
     }
-    pool.run(POOL_KERNELS.indexOf(name), values, strides, rowsArg, count);
+    if (deferred) pool.start(POOL_KERNELS.indexOf(name), values, strides, rowsArg, count);
+    else pool.run(POOL_KERNELS.indexOf(name), values, strides, rowsArg, count);
   }
 
   /**
    * Softmax, log-softmax or logsumexp of `count` rows whose vocabulary is split across the
    * threads, row by row: slice maxima, then slice sums with the row maximum, then the outputs.
-   * `scratch` is free memory for the slice results. Slices cover `length` floats each, a
+   * `scratch` is free memory of sliceScratchBytes() for the slice results. Slices cover `length` floats each, a
    * multiple of 16, and the calling thread adds the remainder of the row as one more slice.
    */
   function splitRows(
@@ -415,13 +434,12 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
     scratch: Pointer,
   ): void {
     const threadPool = pool!;
-    const slices = Math.min(threadPool.threads * 4, Math.floor(classes / 4096));
+    const slices = sliceCount(threadPool.threads, classes);
     const length = Math.floor(classes / slices / 16) * 16;
     const rest = classes - slices * length;
     const restAt = slices * length * 4;
     const maxp = scratch;
     const sump = align16(maxp + (slices + 1) * 4);
-    ensureMemory(sump + (slices + 1) * 8, "the slices of this call");
     const invT32 = Math.fround(invT);
     const max = POOL_KERNELS.indexOf("f32_rmax_slices");
     const sum = POOL_KERNELS.indexOf("f32_raddstoreexpminusmax_slices");
@@ -459,20 +477,53 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
     }
   }
 
+  /** Slices of one split row: a few per thread, so that a slow thread holds up little. */
+  const sliceCount = (threads: number, classes: number): number => Math.min(threads * 4, Math.floor(classes / 4096));
+
+  /** Bytes of the slice maxima (float32) and sums (float64) of one split row, as splitRows lays them out. */
+  const sliceScratchBytes = (threads: number, classes: number): number =>
+    align16((sliceCount(threads, classes) + 1) * 4) + (sliceCount(threads, classes) + 1) * 8;
+
   /** Whether softmax-like calls of `rows` rows split each row's vocabulary across threads. */
   const splitsVocabulary = (rows: number, classes: number): boolean =>
     pool !== null && rows < pool.threads && classes >= SPLIT_MIN_CLASSES;
 
   /**
+   * Copies rows `[from, to)` of the chunk that starts at row `first` into memory (`in` buffers)
+   * or out of it (`out` buffers). Buffers shared by all rows and stored blocks are skipped.
+   */
+  function copyRows(
+    mode: "in" | "out",
+    buffers: Buffer[],
+    resident: number[],
+    pointers: Pointer[],
+    first: number,
+    from: number,
+    to: number,
+  ): void {
+    for (let i = 0; i < buffers.length; i++) {
+      const b = buffers[i];
+      if (b.data === null || b.mode !== mode || resident[i] >= 0 || b.perRow === 0) continue;
+      const pointer = pointers[i] + from * b.perRow * b.data.BYTES_PER_ELEMENT;
+      if (mode === "in") copyIn(b.data, (first + from) * b.perRow, (to - from) * b.perRow, pointer);
+      else copyOut(b.data, (first + from) * b.perRow, (to - from) * b.perRow, pointer);
+    }
+  }
+
+  /**
    * Runs `execute` over chunks of rows. It receives the pointer of every buffer (0 for a `null`
-   * one), the chunk's row count and the first free byte after the chunk's buffers. Inputs that
-   * are views of stored blocks are read in place; their addresses are taken before any growth,
-   * which detaches those views.
+   * one), the chunk's row count, the first free byte after the chunk's buffers, and whether it
+   * may only start its work on the pool (see `callRows`). Inputs that are views of stored blocks
+   * are read in place; their addresses are taken before any growth, which detaches those views.
+   * With `staged`, a large chunk on the thread pool runs in stages that overlap the copies.
+   * `scratchExtra` bytes after the chunk's buffers are reserved in the same gap for `execute`.
    */
   function run(
     rows: number,
     buffers: Buffer[],
-    execute: (pointers: Pointer[], chunkRows: number, scratch: Pointer) => void,
+    execute: (pointers: Pointer[], chunkRows: number, scratch: Pointer, deferred: boolean) => void,
+    staged = false,
+    scratchExtra = 0,
   ): void {
     let bytesPerRow = 0;
     let sharedBytes = 0;
@@ -495,7 +546,7 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
       const count = Math.min(chunkRows, rows - first);
 
       // The chunk's buffers go in the first gap between stored blocks that holds them all.
-      let scratchBytes = 0;
+      let scratchBytes = align16(scratchExtra);
       for (let i = 0; i < buffers.length; i++) {
         const b = buffers[i];
         if (b.data === null || resident[i] >= 0) continue;
@@ -517,28 +568,66 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
         const length = b.perRow === 0 ? b.data.length : b.perRow * count;
         end = align16(end + length * b.data.BYTES_PER_ELEMENT);
       }
-      ensureMemory(end, "one chunk of this call");
+      ensureMemory(end + scratchExtra, "one chunk of this call");
 
       for (let i = 0; i < buffers.length; i++) {
         const b = buffers[i];
-        if (b.data === null || b.mode !== "in" || resident[i] >= 0) continue;
-        if (b.perRow === 0) copyIn(b.data, 0, b.data.length, pointers[i]);
-        else copyIn(b.data, first * b.perRow, count * b.perRow, pointers[i]);
+        if (b.data !== null && b.mode === "in" && resident[i] < 0 && b.perRow === 0) copyIn(b.data, 0, b.data.length, pointers[i]);
       }
 
-      execute(pointers, count, end);
-
-      for (let i = 0; i < buffers.length; i++) {
-        const b = buffers[i];
-        if (b.data !== null && b.mode === "out") copyOut(b.data, first * b.perRow, count * b.perRow, pointers[i]);
+      const stages = staged && pool !== null && count >= STAGES && count * bytesPerRow >= STAGED_MIN_BYTES ? STAGES : 1;
+      if (stages === 1) {
+        copyRows("in", buffers, resident, pointers, first, 0, count);
+        execute(pointers, count, end, false);
+        copyRows("out", buffers, resident, pointers, first, 0, count);
+      } else {
+        runStages(buffers, resident, pointers, first, count, stages, end, execute);
       }
       if (rows === 0) break;
     }
   }
 
+  /**
+   * Runs one chunk in `stages` stages of rows on the thread pool. While the workers compute
+   * stage s, the calling thread copies stage s + 1 in and stage s - 1 out, and then computes
+   * chunks of stage s too.
+   */
+  function runStages(
+    buffers: Buffer[],
+    resident: number[],
+    pointers: Pointer[],
+    first: number,
+    count: number,
+    stages: number,
+    scratch: Pointer,
+    execute: (pointers: Pointer[], chunkRows: number, scratch: Pointer, deferred: boolean) => void,
+  ): void {
+    const bounds = Array.from({ length: stages + 1 }, (_, s) => Math.round((count * s) / stages));
+    const stagePointers: Pointer[] = new Array<Pointer>(buffers.length);
+    copyRows("in", buffers, resident, pointers, first, 0, bounds[1]);
+
+    for (let s = 0; s < stages; s++) {
+      for (let i = 0; i < buffers.length; i++) {
+        const b = buffers[i];
+        const stride = b.data === null || b.perRow === 0 ? 0 : b.perRow * b.data.BYTES_PER_ELEMENT;
+        stagePointers[i] = pointers[i] + bounds[s] * stride;
+      }
+
+      // The task must be finished even when a copy throws, or the pool would refuse the next one.
+      execute(stagePointers, bounds[s + 1] - bounds[s], scratch, true);
+      try {
+        if (s + 1 < stages) copyRows("in", buffers, resident, pointers, first, bounds[s + 1], bounds[s + 2]);
+        if (s > 0) copyRows("out", buffers, resident, pointers, first, bounds[s - 1], bounds[s]);
+      } finally {
+        pool!.finish();
+      }
+    }
+    copyRows("out", buffers, resident, pointers, first, bounds[stages - 1], bounds[stages]);
+  }
+
   /** Runs the row kernel `name` with `args` over every chunk of rows. */
   function runRows(rows: number, buffers: Buffer[], name: KernelName, args: readonly KernelArg[]): void {
-    run(rows, buffers, (pointers, count) => callRows(name, args, buffers, pointers, count));
+    run(rows, buffers, (pointers, count, _scratch, deferred) => callRows(name, args, buffers, pointers, count, deferred), true);
   }
 
   const input = (data: TypedArray | null, perRow: number): Buffer => ({ data, perRow, mode: "in" });
@@ -564,7 +653,8 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
   ): void {
     const buffers = [input(z, classes), output(out, kind === "logSumExp" ? 1 : classes)];
     if (splitsVocabulary(rows, classes)) {
-      run(rows, buffers, ([zp, op], count, scratch) => splitRows(kind, zp, op, count, classes, invT, scratch));
+      const scratchBytes = sliceScratchBytes(pool!.threads, classes);
+      run(rows, buffers, ([zp, op], count, scratch) => splitRows(kind, zp, op, count, classes, invT, scratch), false, scratchBytes);
       return;
     }
     runRows(rows, buffers, name, [B0, B1, ROWS, classes, invT]);
