@@ -278,6 +278,9 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     peers: flags.has("--peers"),
   };
 
+  if (threads !== undefined && !options.backends.includes("wasm-threads")) {
+    throw new UsageError(`invalid --threads value "${threads}": --backends ${backends} does not include wasm-threads, the backend it sets`);
+  }
   if (options.jsonPath === "") {
     throw new UsageError('invalid --json value "": expected a file path');
   }

@@ -150,6 +150,7 @@ describe("parseArgs", () => {
     [["--backends", "gpu"], /invalid --backends value: unknown backend "gpu", expected names from wasm,js,wasm-threads/],
     [["--threads", "1"], /invalid --threads value "1": expected an integer from 2 to 128/],
     [["--threads", "two"], /invalid --threads value "two": expected an integer from 2 to 128/],
+    [["--threads", "4", "--backends", "wasm"], /invalid --threads value "4": --backends wasm does not include wasm-threads/],
     [["--seed", "4294967296"], /invalid --seed value "4294967296": expected an integer from 0 to 4294967295/],
     [["--json="], /invalid --json value ""/],
     [["--quick=yes"], /--quick takes no value/],

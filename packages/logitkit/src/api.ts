@@ -53,8 +53,9 @@ export interface LogitKit {
 
   /**
    * Terminates the worker threads of `threads`. The object stays usable and runs later calls on
-   * the calling thread. Without workers it does nothing. A process whose code never calls it
-   * still exits, because idle workers do not keep Node.js alive.
+   * the calling thread. Without workers it does nothing. Without it, the workers stop when the
+   * object is garbage-collected, and a Node.js process still exits because idle workers do not
+   * keep it alive.
    */
   dispose(): void;
 

@@ -143,6 +143,9 @@ function uploadView(upload: Upload, fn: string, name: string): Float32Array {
   return block.view();
 }
 
+/** Disposes the backend of each kit with worker threads once the kit is garbage-collected. */
+const poolRegistry = new FinalizationRegistry<RowKernels>((kernels) => kernels.dispose());
+
 /** Creates the public API object on top of `kernels`. */
 export function createKit(kernels: RowKernels, fallbackReason?: string, threadsReason?: string): LogitKit {
   const uploads = new WeakSet<Upload>();
@@ -418,5 +421,8 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
     distillationLossWithGrad: (student, teacher, options) =>
       distillation("distillationLossWithGrad", true, student, teacher, options) as { loss: number; grad: Float32Array },
   };
+  // A kit dropped without dispose() would keep its workers, and their reserved shared memory,
+  // until the process exits; the registry stops them once the kit is collected.
+  if (kernels.threads() > 1) poolRegistry.register(kit, kernels);
   return Object.freeze(kit);
 }
