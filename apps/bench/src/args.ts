@@ -3,9 +3,18 @@
  */
 import { DEFAULT_RANDOM_OPS, DEFAULT_REAL_OPS, OP_NAMES, OPS } from "./ops.js";
 
-/** Backend names accepted by `--backends`. */
-export const BACKEND_NAMES = ["wasm", "js"] as const;
+/**
+ * Backend names accepted by `--backends`. `wasm-threads` is the wasm backend with a thread pool
+ * of `--threads` threads, so tables show its speedup over one thread.
+ */
+export const BACKEND_NAMES = ["wasm", "js", "wasm-threads"] as const;
 export type BenchBackend = (typeof BACKEND_NAMES)[number];
+
+/** Backends timed when neither `--backends` nor `--threads` is given. */
+export const DEFAULT_BACKENDS: readonly BenchBackend[] = ["wasm", "js"];
+
+/** Threads of the `wasm-threads` backend when `--threads` is not given. */
+export const DEFAULT_THREADS = 2;
 
 /** Shape of a logit matrix. */
 export interface Shape {
@@ -36,6 +45,8 @@ export interface BenchOptions {
   shapes: Shape[];
   reps: number;
   backends: BenchBackend[];
+  /** Threads of the `wasm-threads` backend, the calling thread included. */
+  threads: number;
   /** JSON output path as given, or undefined for the default path. */
   jsonPath: string | undefined;
   seed: number;
@@ -99,7 +110,11 @@ ${wrapList(DEFAULT_RANDOM_OPS, indent)}
   --reps N          timed runs per backend for each operation and shape, 1 to 1000000.
                     Default ${DEFAULT_REPS} (${QUICK_REPS} with --quick). Each run times enough calls to take
                     at least 2 ms (1 ms with --quick) and is divided by the call count.
-  --backends LIST   comma-separated backends to time, from wasm,js. Default wasm,js.
+  --backends LIST   comma-separated backends to time, from wasm,js,wasm-threads (the wasm
+                    backend with a thread pool). Default wasm,js, or wasm,js,wasm-threads
+                    when --threads is given.
+  --threads N       threads of wasm-threads, the calling thread included, 2 to 128.
+                    Default ${DEFAULT_THREADS}.
   --json PATH       file to write the JSON results to. A relative PATH starts from the
                     repository root under the root's \`pnpm bench\`, else from the current
                     directory. Default apps/bench/results/bench-<ISO timestamp>.json.
@@ -181,11 +196,11 @@ function parseBackends(value: string): BenchBackend[] {
       throw new UsageError(`invalid --backends value: unknown backend "${name}", expected names from ${BACKEND_NAMES.join(",")}`);
     }
   }
-  // Keep wasm first whatever the order given, so that tables always list it above js.
+  // Keep the order of BACKEND_NAMES whatever the order given, so that tables list wasm first.
   return BACKEND_NAMES.filter((name) => names.includes(name));
 }
 
-const VALUE_OPTIONS = ["--ops", "--shapes", "--reps", "--backends", "--json", "--seed"] as const;
+const VALUE_OPTIONS = ["--ops", "--shapes", "--reps", "--backends", "--threads", "--json", "--seed"] as const;
 const FLAG_OPTIONS = ["--no-real", "--quick", "--peers", "--help", "-h"] as const;
 
 /**
@@ -238,6 +253,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   const shapes = values.get("--shapes");
   const reps = values.get("--reps");
   const backends = values.get("--backends");
+  const threads = values.get("--threads");
   const seed = values.get("--seed");
 
   let repCount = quick ? QUICK_REPS : DEFAULT_REPS;
@@ -253,7 +269,9 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         ? DEFAULT_SHAPES.map((shape) => ({ ...shape }))
         : parseList("--shapes", shapes, "ROWSxCLASSES shapes").map(parseShape),
     reps: repCount,
-    backends: backends === undefined ? [...BACKEND_NAMES] : parseBackends(backends),
+    backends:
+      backends !== undefined ? parseBackends(backends) : threads !== undefined ? [...BACKEND_NAMES] : [...DEFAULT_BACKENDS],
+    threads: threads === undefined ? DEFAULT_THREADS : parseInteger("--threads", threads, 2, 128),
     jsonPath: values.get("--json"),
     seed: seed === undefined ? DEFAULT_SEED : parseInteger("--seed", seed, 0, 0xffffffff),
     real: !flags.has("--no-real"),
@@ -261,6 +279,9 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     peers: flags.has("--peers"),
   };
 
+  if (threads !== undefined && !options.backends.includes("wasm-threads")) {
+    throw new UsageError(`invalid --threads value "${threads}": --backends ${backends} does not include wasm-threads, the backend it sets`);
+  }
   if (options.jsonPath === "") {
     throw new UsageError('invalid --json value "": expected a file path');
   }

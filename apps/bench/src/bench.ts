@@ -2,7 +2,7 @@
  * Benchmark run: loads the backends, computes the real-data statistics and backend differences,
  * and times every (operation, shape) on every loaded backend.
  */
-import type { LogitKit } from "logitkit";
+import type { LoadOptions, LogitKit } from "logitkit";
 import { formatShape, type BenchBackend, type BenchOptions, type Shape } from "./args.js";
 import { loadRealData, type RealData } from "./data.js";
 import { findOp, type OpDefinition, type OpInput } from "./ops.js";
@@ -31,6 +31,11 @@ export const RANDOM_LOGIT_STD = 3;
 
 /** Loads one backend; rejects when it is not available. */
 export type KitLoader = (backend: BenchBackend) => Promise<LogitKit>;
+
+/** Returns the loader of the benchmark's backends on top of the library's `loadLogitKit`. */
+export function backendLoader(load: (options?: LoadOptions) => Promise<LogitKit>, threads: number): KitLoader {
+  return (backend) => (backend === "wasm-threads" ? load({ backend: "wasm", threads }) : load({ backend }));
+}
 
 /** Outputs of a run, for the report. */
 export interface BenchRun {
@@ -97,8 +102,12 @@ export async function loadBackends(
   for (const backend of requested) {
     try {
       const kit = await loader(backend);
-      if (kit.backend !== backend) {
-        throw new Error(`loadLogitKit({ backend: "${backend}" }) returned the ${kit.backend} backend`);
+      const expected = backend === "wasm-threads" ? "wasm" : backend;
+      if (kit.backend !== expected) {
+        throw new Error(`loadLogitKit({ backend: "${expected}" }) returned the ${kit.backend} backend`);
+      }
+      if (backend === "wasm-threads" && kit.threads < 2) {
+        throw new Error(`the thread pool did not start: ${kit.threadsReason ?? "unknown reason"}`);
       }
       kits.set(backend, kit);
       status[backend] = "loaded";
@@ -232,6 +241,7 @@ function analyzeRealData(data: RealData, kits: Map<BenchBackend, LogitKit>): Rea
     statsByBackend[backend] = computeRealStats(kit, data);
   }
 
+  // wasm and js come first in the map, since BACKEND_NAMES orders the requested backends.
   const [first, second] = [...kits.values()];
   const diffs = second === undefined ? null : computeBackendDiffs(first, second, data);
   const statsBackend = [...kits.keys()][0];

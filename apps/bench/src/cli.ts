@@ -4,7 +4,7 @@
 import { resolve } from "node:path";
 import type { LoadOptions, LogitKit } from "logitkit";
 import { helpText, parseArgs, UsageError, type ParsedArgs } from "./args.js";
-import { runBench } from "./bench.js";
+import { backendLoader, runBench } from "./bench.js";
 import { Progress } from "./progress.js";
 import {
   defaultJsonPath,
@@ -74,7 +74,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   const progress = new Progress(process.stderr);
-  const run = await runBench(options, (backend) => loadLogitKit({ backend }), progress);
+  const run = await runBench(options, backendLoader(loadLogitKit, options.threads), progress);
   const totalSeconds = (performance.now() - startMs) / 1e3;
 
   const machine = machineInfo();

@@ -39,6 +39,8 @@ export interface BenchRecord {
   preallocatedOut: boolean;
   /** On wasm records: js median / wasm median, so above 1 means wasm is faster. */
   ratioVsJs?: number;
+  /** On wasm-threads records: wasm median / this median, the speedup of the thread pool over one thread. */
+  ratioVsOneThread?: number;
   /** With `--peers`: plainjs median / this median for the same case, so above 1 means faster than plainjs. */
   ratioVsPlainJs?: number;
 }
@@ -118,7 +120,7 @@ function sameCase(a: BenchRecord, b: BenchRecord): boolean {
 
 /**
  * Sets `ratioVsJs` on every wasm record that has a js record of the same operation and shape,
- * and `ratioVsPlainJs` on every record whose case has a plainjs record (1 on that record).
+ * `ratioVsOneThread` on every wasm-threads record that has a wasm record, and `ratioVsPlainJs` on every record whose case has a plainjs record (1 on that record).
  */
 export function addRatios(records: BenchRecord[]): void {
   for (const record of records) {
@@ -126,6 +128,12 @@ export function addRatios(records: BenchRecord[]): void {
       const js = records.find((other) => other.backend === "js" && sameCase(other, record));
       if (js !== undefined) {
         record.ratioVsJs = js.medianMs / record.medianMs;
+      }
+    }
+    if (record.backend === "wasm-threads") {
+      const wasm = records.find((other) => other.backend === "wasm" && sameCase(other, record));
+      if (wasm !== undefined) {
+        record.ratioVsOneThread = wasm.medianMs / record.medianMs;
       }
     }
 
@@ -176,6 +184,7 @@ export function formatRecordsTable(records: readonly BenchRecord[]): string {
   const withVariant = records.some((record) => record.variant !== undefined);
   const withRatio = records.some((record) => record.ratioVsJs !== undefined);
   const withPlainJsRatio = records.some((record) => record.ratioVsPlainJs !== undefined);
+  const withThreadRatio = records.some((record) => record.ratioVsOneThread !== undefined);
 
   const header = ["op", "shape", "data", "backend"];
   const rightAligned = [false, false, false, false];
@@ -187,6 +196,10 @@ export function formatRecordsTable(records: readonly BenchRecord[]): string {
   rightAligned.push(true, true);
   if (withRatio) {
     header.push("wasm speedup vs js");
+    rightAligned.push(true);
+  }
+  if (withThreadRatio) {
+    header.push("threads speedup vs wasm");
     rightAligned.push(true);
   }
   if (withPlainJsRatio) {
@@ -203,6 +216,9 @@ export function formatRecordsTable(records: readonly BenchRecord[]): string {
     cells.push(formatMs(record.medianMs), record.melemPerSec.toFixed(1));
     if (withRatio) {
       cells.push(formatRatio(record.ratioVsJs));
+    }
+    if (withThreadRatio) {
+      cells.push(formatRatio(record.ratioVsOneThread));
     }
     if (withPlainJsRatio) {
       cells.push(formatRatio(record.ratioVsPlainJs));

@@ -102,6 +102,14 @@ describe("parseArgs", () => {
     expect(parseOptions(["--", "--reps", "16"]).reps).toBe(16);
   });
 
+  it("adds wasm-threads with --threads", () => {
+    const options = parseOptions(["--threads", "3"]);
+    expect(options.backends).toEqual(["wasm", "js", "wasm-threads"]);
+    expect(options.threads).toBe(3);
+    expect(parseOptions(["--threads", "3", "--backends", "wasm-threads,wasm"]).backends).toEqual(["wasm", "wasm-threads"]);
+    expect(parseOptions([]).threads).toBe(2);
+  });
+
   it("lists backends wasm first and drops duplicates", () => {
     expect(parseOptions(["--backends", "js,wasm,js"]).backends).toEqual(["wasm", "js"]);
     expect(parseOptions(["--ops", "softmax,softmax"]).randomOps).toEqual(["softmax"]);
@@ -115,7 +123,7 @@ describe("parseArgs", () => {
   it("help text names every option with its default", () => {
     const text = helpText();
 
-    for (const option of ["--ops", "--shapes", "--reps", "--json", "--backends", "--seed", "--no-real", "--quick", "--peers", "--help"]) {
+    for (const option of ["--ops", "--shapes", "--reps", "--json", "--backends", "--threads", "--seed", "--no-real", "--quick", "--peers", "--help"]) {
       expect(text).toContain(option);
     }
     expect(text).toContain("Default 15");
@@ -139,7 +147,10 @@ describe("parseArgs", () => {
     [["--shapes", "8x"], /invalid --shapes item "8x": expected ROWSxCLASSES/],
     [["--shapes", "0x10"], /invalid --shapes item "0x10"/],
     [["--shapes", "8*10"], /invalid --shapes item "8\*10"/],
-    [["--backends", "gpu"], /invalid --backends value: unknown backend "gpu", expected names from wasm,js/],
+    [["--backends", "gpu"], /invalid --backends value: unknown backend "gpu", expected names from wasm,js,wasm-threads/],
+    [["--threads", "1"], /invalid --threads value "1": expected an integer from 2 to 128/],
+    [["--threads", "two"], /invalid --threads value "two": expected an integer from 2 to 128/],
+    [["--threads", "4", "--backends", "wasm"], /invalid --threads value "4": --backends wasm does not include wasm-threads/],
     [["--seed", "4294967296"], /invalid --seed value "4294967296": expected an integer from 0 to 4294967295/],
     [["--json="], /invalid --json value ""/],
     [["--quick=yes"], /--quick takes no value/],

@@ -1,7 +1,7 @@
 import { loadLogitKit } from "logitkit";
 import { describe, expect, it } from "vitest";
 import { parseArgs, type BenchOptions } from "../src/args.js";
-import { randomInput, runBench, shapeSeed, timingConfig } from "../src/bench.js";
+import { backendLoader, randomInput, runBench, shapeSeed, timingConfig } from "../src/bench.js";
 import { Progress } from "../src/progress.js";
 
 function options(argv: string[]): BenchOptions {
@@ -58,7 +58,7 @@ describe("runBench", () => {
         if (backend === "wasm") {
           throw new Error("no SIMD here");
         }
-        return loadLogitKit({ backend });
+        return backendLoader(loadLogitKit, 2)(backend);
       },
       progress,
     );
@@ -93,11 +93,26 @@ describe("runBench", () => {
     expect(run.backends.wasm).toMatch(/returned the js backend/);
   });
 
+  it("times the thread pool against one thread", async () => {
+    const { progress } = collectingProgress();
+    const run = await runBench(
+      options(["--quick", "--no-real", "--reps", "1", "--threads", "2", "--ops", "softmax", "--shapes", "64x4096"]),
+      backendLoader(loadLogitKit, 2),
+      progress,
+    );
+
+    expect(run.backends["wasm-threads"]).toBe("loaded");
+    const threaded = run.records.find((record) => record.backend === "wasm-threads");
+    const single = run.records.find((record) => record.backend === "wasm");
+    expect(threaded?.ratioVsOneThread).toBeCloseTo((single?.medianMs ?? NaN) / (threaded?.medianMs ?? NaN), 12);
+    expect(threaded?.ratioVsOneThread).toBeGreaterThan(0);
+  });
+
   it("computes the real-data statistics", async () => {
     const { progress } = collectingProgress();
     const run = await runBench(
       options(["--quick", "--reps", "1", "--backends", "js", "--ops", "crossEntropy", "--shapes", "1x8"]),
-      (backend) => loadLogitKit({ backend }),
+      backendLoader(loadLogitKit, 2),
       progress,
     );
 

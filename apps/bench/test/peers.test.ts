@@ -1,7 +1,7 @@
 import { loadLogitKit } from "logitkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseArgs } from "../src/args.js";
-import { randomInput, runBench } from "../src/bench.js";
+import { backendLoader, randomInput, runBench } from "../src/bench.js";
 import { loadPeers, PEER_LOADERS, type Peer, type PeerName } from "../src/peers/peers.js";
 import { Progress } from "../src/progress.js";
 
@@ -75,7 +75,7 @@ describe("runBench with --peers", () => {
     const parsed = parseArgs(["--peers", "--quick", "--no-real", "--reps", "1", "--ops", "softmax,logSumExp", "--shapes", "2x16"]);
     if (parsed.help) throw new Error("expected options, got a help request");
     const lines: string[] = [];
-    const run = await runBench(parsed.options, (backend) => loadLogitKit({ backend }), new Progress({ write: (text: string) => lines.push(text) }));
+    const run = await runBench(parsed.options, backendLoader(loadLogitKit, 2), new Progress({ write: (text: string) => lines.push(text) }));
 
     expect(run.complete).toBe(true);
     expect(run.peers?.plainjs).toBe("loaded (baseline)");

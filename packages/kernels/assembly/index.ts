@@ -15,6 +15,12 @@ export {
   f32_distillation_rows,
 } from "./losses";
 export { f32_probs_rows } from "./probs";
+export {
+  f32_rmax_slices,
+  f32_raddstoreexpminusmax_slices,
+  f32_vscale_slices,
+  f32_vshiftscale_slices,
+} from "./slices";
 
 /** First address after the module's static data; the caller's buffers start here. */
 export function heap_base(): usize {

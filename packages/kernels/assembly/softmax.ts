@@ -4,7 +4,7 @@
 // float64 lanes (f32_raddstoreexpminusmax, exp by rr2_p5), pass 3 writes the outputs. The
 // subtraction of m keeps every exponent <= 0, so nothing overflows for any finite input.
 
-import { f32_raddstoreexpminusmax, f32_rmax, f32_vscale, load_tail, store_tail } from "./rows";
+import { f32_raddstoreexpminusmax, f32_rmax, f32_vscale, f32_vshiftscale } from "./rows";
 
 /** out = softmax((z - max z) * invT) per row; pass 2 stores the exponentials, pass 3 scales them. */
 export function f32_softmax_rows(z: usize, out: usize, rows: i32, classes: i32, invT: f32): void {
@@ -29,19 +29,7 @@ export function f32_log_softmax_rows(z: usize, out: usize, rows: i32, classes: i
     const m = f32_rmax(zr, classes);
     const lse = <f32>Math.log(f32_raddstoreexpminusmax(zr, 0, classes, m, invT));
 
-    const vm = f32x4.splat(m);
-    const vt = f32x4.splat(invT);
-    const vl = f32x4.splat(lse);
-    let i = 0;
-    for (; i + 4 <= classes; i += 4) {
-      const offset = <usize>i << 2;
-      v128.store(outr + offset, f32x4.sub(f32x4.mul(f32x4.sub(v128.load(zr + offset), vm), vt), vl));
-    }
-    if (i < classes) {
-      const offset = <usize>i << 2;
-      const x = load_tail(zr + offset, classes - i, 0);
-      store_tail(outr + offset, f32x4.sub(f32x4.mul(f32x4.sub(x, vm), vt), vl), classes - i);
-    }
+    f32_vshiftscale(zr, outr, classes, m, invT, lse);
   }
 }
 

@@ -60,6 +60,20 @@ export interface LogitKit {
   /** Reason that `auto` fell back to the `js` backend (for example, no WebAssembly SIMD), else undefined. */
   readonly fallbackReason?: string;
 
+  /** Threads that run each large call, the calling thread included; 1 after `dispose()`. */
+  readonly threads: number;
+
+  /** Reason that fewer threads run than `loadLogitKit` was asked for, else undefined. */
+  readonly threadsReason?: string;
+
+  /**
+   * Terminates the worker threads of `threads`. The object stays usable and runs later calls on
+   * the calling thread. Without workers it does nothing. Without it, the workers stop when the
+   * object is garbage-collected, and a Node.js process still exits because idle workers do not
+   * keep it alive.
+   */
+  dispose(): void;
+
   /**
    * Computes softmax(z / T) of each row: p_i = exp(z_i / T - m) / sum_j exp(z_j / T - m), with
    * m the row maximum of z / T. A `-Infinity` logit gets probability 0; a row that is all

@@ -17,6 +17,12 @@ import type { BackendName } from "./types.js";
 export interface RowKernels {
   readonly name: BackendName;
 
+  /** Number of threads that run a call, the calling thread included (1 without a thread pool). */
+  threads(): number;
+
+  /** Terminates the backend's worker threads, if any; later calls run on the calling thread. */
+  dispose(): void;
+
   /** Size in bytes of the backend's WebAssembly memory (0 for `js`), for tests and diagnostics. */
   memoryBytes(): number;
 

@@ -156,8 +156,11 @@ function uploadView(upload: Upload, fn: string, name: string): Float32Array {
 /** Largest `length` of `alloc`: the floats that the 4 GiB of wasm32 memory can hold. */
 const MAX_ALLOC_LENGTH = 2 ** 30;
 
+/** Disposes the backend of each kit with worker threads once the kit is garbage-collected. */
+const poolRegistry = new FinalizationRegistry<RowKernels>((kernels) => kernels.dispose());
+
 /** Creates the public API object on top of `kernels`. */
-export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKit {
+export function createKit(kernels: RowKernels, fallbackReason?: string, threadsReason?: string): LogitKit {
   const uploads = new WeakSet<Upload>();
 
   /** Returns the array behind a matrix given as a Float32Array or as this kit's handle. */
@@ -466,6 +469,11 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
   const kit: LogitKit = {
     backend: kernels.name,
     fallbackReason,
+    get threads() {
+      return kernels.threads();
+    },
+    threadsReason,
+    dispose: () => kernels.dispose(),
     upload: (logits, options) => upload(logits, options),
     alloc: (length, options) => alloc(length, options),
     softmax: ((logits: unknown, options: unknown) => elementwise("softmax", "softmaxRows", logits, options)) as any,
@@ -498,5 +506,8 @@ export function createKit(kernels: RowKernels, fallbackReason?: string): LogitKi
     distillationLossWithGrad: ((student: unknown, teacher: unknown, options: unknown) =>
       distillation("distillationLossWithGrad", true, student, teacher, options)) as any,
   };
+  // A kit dropped without dispose() would keep its workers, and their reserved shared memory,
+  // until the process exits; the registry stops them once the kit is collected.
+  if (kernels.threads() > 1) poolRegistry.register(kit, kernels);
   return Object.freeze(kit);
 }

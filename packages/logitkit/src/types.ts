@@ -172,4 +172,14 @@ export type ProbsInput = Float32Array | UploadedLogits;
 export interface LoadOptions {
   /** Backend to use. Default `auto`: `wasm` where WebAssembly SIMD compiles, else `js`. */
   backend?: BackendRequest;
+  /**
+   * Threads that run each large call, the calling thread included: an integer from 1 (the
+   * default) to 128. Above 1 the wasm backend starts `threads - 1` workers (`worker_threads` in
+   * Node.js, Web Workers in browsers) on one shared `WebAssembly.Memory`, and splits rows, or
+   * the vocabulary of single huge rows, across them. Calls stay synchronous and give the same
+   * results as one thread within the vector tolerances. Where shared memory or workers are not
+   * available (a browser page that is not cross-origin isolated, the js backend), one thread runs
+   * and `threadsReason` says why.
+   */
+  threads?: number;
 }

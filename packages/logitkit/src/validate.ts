@@ -34,6 +34,7 @@ export interface OptionValues {
   alpha: unknown;
   labels: unknown;
   backend: unknown;
+  threads: unknown;
 }
 
 /**
@@ -74,6 +75,7 @@ export function checkOptions(
     alpha: o.alpha,
     labels: o.labels,
     backend: o.backend,
+    threads: o.threads,
   };
 }
 

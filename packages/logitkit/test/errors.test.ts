@@ -176,7 +176,7 @@ describe.each(["wasm", "js"])("%s backend against hostile arguments", (name) => 
 
 describe("loadLogitKit", () => {
   it("names its own options in errors", async () => {
-    await expect(loadLogitKit("js" as never)).rejects.toThrow('options must be an object such as { backend: "auto" }, got "js"');
+    await expect(loadLogitKit("js" as never)).rejects.toThrow('options must be an object such as { backend: "auto", threads: 2 }, got "js"');
   });
 
   it("rejects an unknown backend", async () => {
@@ -185,7 +185,8 @@ describe("loadLogitKit", () => {
   });
 
   it("rejects an unknown option", async () => {
-    await expect(loadLogitKit({ threads: 2 } as never)).rejects.toThrow(TypeError);
+    await expect(loadLogitKit({ workers: 2 } as never)).rejects.toThrow(TypeError);
+    await expect(loadLogitKit({ workers: 2 } as never)).rejects.toThrow('unknown option "workers"; the options of loadLogitKit are backend, threads');
   });
 
   it("reports the backend it chose", async () => {

@@ -236,13 +236,13 @@ describe.each(["wasm", "js"])("%s backend resident outputs", (name) => {
 
 describe("wasm resident outputs and memory", () => {
   it("alloc returns zeros in reused memory", async () => {
-    const kit = createKit(await loadWasmKernels());
+    const kit = createKit((await loadWasmKernels()).kernels);
     kit.upload(new Float32Array(4096).fill(7), { classes: 4096 }).free();
     expect(kit.alloc(4096, { classes: 4096 }).toArray().every((v) => v === 0)).toBe(true);
   });
 
   it("survive a growth of the memory", async () => {
-    const kernels = await loadWasmKernels();
+    const kernels = (await loadWasmKernels()).kernels;
     const kit = createKit(kernels);
     const out = kit.alloc(z.length, { classes });
     kit.softmax(z, { classes, out });
@@ -256,7 +256,7 @@ describe("wasm resident outputs and memory", () => {
   });
 
   it("write a resident out over several chunks", async () => {
-    const kit = createKit(await loadWasmKernels());
+    const kit = createKit((await loadWasmKernels()).kernels);
     const js = await loadLogitKit({ backend: "js" });
     const wide = 50257;
     const count = 41;
@@ -280,5 +280,37 @@ describe("wasm resident outputs and memory", () => {
       const gradRow = gradValues.subarray(r * wide, (r + 1) * wide);
       expect(worstRatio(gradRow, expected.grad.subarray(r * wide, (r + 1) * wide), 1e-4, 1e-12), `grad row ${r}`).toBeLessThanOrEqual(1);
     }
+  });
+});
+
+describe("wasm resident outputs on the thread pool", () => {
+  it("match one thread, split rows included", async () => {
+    const pooled = await loadLogitKit({ backend: "wasm", threads: 2 });
+    const single = await loadLogitKit({ backend: "wasm" });
+    expect(pooled.threads).toBe(2);
+
+    // 8 rows of 50257 are split across threads by rows; one row of 2^17 + 3 classes is split
+    // by its vocabulary.
+    for (const [count, wide] of [[8, 50257], [1, (1 << 17) + 3]]) {
+      const logits = randomNormal(count * wide, 30 + count, 3);
+      const expected = single.softmax(logits, { classes: wide });
+
+      const handle = pooled.upload(logits, { classes: wide });
+      const out = pooled.alloc(logits.length, { classes: wide });
+      pooled.softmax(handle, { classes: wide, out });
+      expect(worstRatio(out.toArray(), expected, 1e-6, 1e-12), `${count}x${wide} into alloc`).toBeLessThanOrEqual(1);
+
+      pooled.softmax(handle, { classes: wide, out: handle });
+      expect(worstRatio(handle.toArray(), expected, 1e-6, 1e-12), `${count}x${wide} in place`).toBeLessThanOrEqual(1);
+
+      const labels = Int32Array.from({ length: count }, (_, r) => (r * 13) % wide);
+      const grad = pooled.alloc(logits.length, { classes: wide });
+      const source = pooled.upload(logits, { classes: wide });
+      const fused = pooled.crossEntropyWithGrad(source, labels, { classes: wide, gradOut: grad });
+      const plain = single.crossEntropyWithGrad(logits, labels, { classes: wide });
+      expect(Math.abs(fused.loss - plain.loss)).toBeLessThanOrEqual(1e-6 * plain.loss);
+      expect(worstRatio(grad.toArray(), plain.grad, 1e-5, 1e-12), `${count}x${wide} gradOut`).toBeLessThanOrEqual(1);
+    }
+    pooled.dispose();
   });
 });

@@ -100,7 +100,7 @@ describe.each(["wasm", "js"])("%s backend uploads", (name) => {
 
 describe("wasm uploads and memory", () => {
   it("survive a growth of the memory", async () => {
-    const kernels = await loadWasmKernels();
+    const kernels = (await loadWasmKernels()).kernels;
     const kit = createKit(kernels);
     const z = randomNormal(3 * 100, 5, 2);
     const up = kit.upload(z, { classes: 100 });
@@ -114,7 +114,7 @@ describe("wasm uploads and memory", () => {
   });
 
   it("place a call's buffers in the gap a freed upload leaves", async () => {
-    const kernels = await loadWasmKernels();
+    const kernels = (await loadWasmKernels()).kernels;
     const kit = createKit(kernels);
     const big = kit.upload(new Float32Array(8_000_000), { classes: 1000 });
     kit.upload(new Float32Array(16), { classes: 16 });
@@ -127,7 +127,7 @@ describe("wasm uploads and memory", () => {
   });
 
   it("reuse freed memory", async () => {
-    const kernels = await loadWasmKernels();
+    const kernels = (await loadWasmKernels()).kernels;
     const kit = createKit(kernels);
     const z = randomNormal(64 * 1000, 8, 2);
     kit.upload(z, { classes: 1000 }).free();
@@ -137,7 +137,7 @@ describe("wasm uploads and memory", () => {
   });
 
   it("work in chunks larger than one call", async () => {
-    const kernels = await loadWasmKernels();
+    const kernels = (await loadWasmKernels()).kernels;
     const kit = createKit(kernels);
     const js = await loadLogitKit({ backend: "js" });
     const classes = 50257;

@@ -467,6 +467,10 @@ function distillationRows(
 /** The pure TypeScript backend. */
 export const jsKernels: RowKernels = {
   name: "js",
+  threads: () => 1,
+
+  dispose() {},
+
   memoryBytes: () => 0,
   store(data) {
     let copy: Float32Array | null = data.slice();

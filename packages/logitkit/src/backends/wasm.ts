@@ -4,28 +4,89 @@
  *
  * Memory: the layout starts at the module's heap base, every buffer is 16-byte aligned, and
  * the memory grows when a call needs more (it never shrinks). Large inputs are processed in
- * chunks of whole rows, so one call's working set stays near `CHUNK_BYTES`. Every kernel maps
+ * chunks of whole rows, so one call's working set stays near `CHUNK_BYTES` (`POOL_CHUNK_BYTES`
+ * with the thread pool). Every kernel maps
  * rows to rows independently, so chunking does not change any result. `memory.grow` detaches
  * the old buffer, so the cached views of the memory are replaced right after every growth.
  */
 import type { ProbsKind, RowKernels } from "../backend.js";
-import { kernelsWasmBase64 } from "../generated/kernels-wasm.js";
+import { kernelsWasmBase64, sharedKernelsWasmBase64 } from "../generated/kernels-wasm.js";
 import { bufferOf, byteOffsetOf, copyInto, lengthOf } from "../intrinsics.js";
+import { createThreadPool, type ThreadPool } from "./pool.js";
 
 /**
- * Target working set of one kernel call, in bytes. A chunk this small stays in the L2 cache
- * between the copy in, the kernel's passes and the copy out, which made array calls 1.1x to 1.6x
- * faster than 64 MiB chunks (softmax, log-softmax, cross-entropy and KL with gradients at
+ * Target working set of one kernel call without the thread pool, in bytes. A chunk this small
+ * stays in the L2 cache between the copy in, the kernel's passes and the copy out, which made
+ * array calls 1.1x to 1.6x faster than 64 MiB chunks (softmax, log-softmax, cross-entropy and KL with gradients at
  * 8 x 50257, 64 x 32000 and 4 x 128256; 1 x 50257 is one row, so unchanged). The per-chunk cost
  * of a few microseconds stays small next to 1 MiB of work.
  * NOTE: measured on one 2-core AMD EPYC virtual machine (1 MiB of L2 per core) only.
  */
 const CHUNK_BYTES = 1024 * 1024;
 
+/**
+ * Target working set of one chunk on the thread pool, in bytes: large enough to split across
+ * the threads and to run in stages (see STAGED_MIN_BYTES).
+ * NOTE: not measured against smaller chunks; CHUNK_BYTES was measured on one thread only.
+ */
+const POOL_CHUNK_BYTES = 64 * 1024 * 1024;
+
 /** Largest linear memory of wasm32 (65536 pages of 64 KiB). */
 const MAX_MEMORY_BYTES = 65536 * 65536;
 
 const PAGE_BYTES = 65536;
+
+/**
+ * Smallest chunk, in bytes of row data, that the thread pool splits across threads. Waking the
+ * workers and waiting for them costs some tens of microseconds, so smaller calls run on the
+ * calling thread alone.
+ */
+const PARALLEL_MIN_BYTES = 256 * 1024;
+
+/**
+ * Smallest chunk, in bytes of row data, that the thread pool runs in stages: the calling thread
+ * copies the rows of the next stage in and those of the previous stage out while the workers
+ * compute the current one, so the copies overlap the kernels instead of adding to them.
+ */
+const STAGED_MIN_BYTES = 2 * 1024 * 1024;
+
+/** Stages of a staged chunk: more overlap, but each stage costs one wake-up of the workers. */
+const STAGES = 8;
+
+/**
+ * Smallest row, in classes, whose vocabulary the pool splits across threads when there are fewer
+ * rows than threads (softmax, log-softmax and logsumexp). Each split row makes three pool tasks.
+ */
+const SPLIT_MIN_CLASSES = 1 << 17;
+
+/** Exports that the thread pool calls by index; the workers look them up by these names. */
+const POOL_KERNELS = [
+  "f32_softmax_rows",
+  "f32_log_softmax_rows",
+  "f32_logsumexp_rows",
+  "f32_probs_rows",
+  "f32_entropy_logits_rows",
+  "f32_cross_entropy_labels_rows",
+  "f32_cross_entropy_targets_rows",
+  "f32_kl_logits_rows",
+  "f32_js_divergence_rows",
+  "f32_distillation_rows",
+  "f32_rmax_slices",
+  "f32_raddstoreexpminusmax_slices",
+  "f32_vscale_slices",
+  "f32_vshiftscale_slices",
+] as const;
+
+type KernelName = (typeof POOL_KERNELS)[number];
+
+/** Marks the argument that receives the number of rows of a chunk. */
+const ROWS = { rows: true } as const;
+
+/** `BUFFER[i]` marks the argument that receives the pointer of buffer `i` of the call. */
+const BUFFER = [0, 1, 2, 3, 4, 5].map((buffer) => ({ buffer }));
+
+/** A kernel argument: a number passed as is, a buffer's pointer, or the chunk's row count. */
+type KernelArg = number | { readonly buffer: number } | typeof ROWS;
 
 type Pointer = number;
 
@@ -96,6 +157,26 @@ interface KernelExports {
     gradScale: Pointer,
     grad: Pointer,
   ): void;
+  f32_rmax_slices(z: Pointer, slices: number, length: number, maxOut: Pointer): void;
+  f32_raddstoreexpminusmax_slices(
+    z: Pointer,
+    out: Pointer,
+    slices: number,
+    length: number,
+    m: number,
+    invT: number,
+    sums: Pointer,
+  ): void;
+  f32_vscale_slices(x: Pointer, slices: number, length: number, scale: number): void;
+  f32_vshiftscale_slices(
+    z: Pointer,
+    out: Pointer,
+    slices: number,
+    length: number,
+    m: number,
+    invT: number,
+    shift: number,
+  ): void;
   f32_distillation_rows(
     student: Pointer,
     teacher: Pointer,
@@ -131,36 +212,80 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-let modulePromise: Promise<WebAssembly.Module> | null = null;
+const modulePromises: Array<Promise<WebAssembly.Module> | null> = [null, null];
 
-/** Compiles the embedded module once; a failure is not cached, so a later call retries. */
-function compileModule(): Promise<WebAssembly.Module> {
-  if (modulePromise === null) {
+/**
+ * Compiles an embedded module once: the plain build, or with `shared` the build that imports a
+ * shared memory. A failure is not cached, so a later call retries.
+ */
+function compileModule(shared: boolean): Promise<WebAssembly.Module> {
+  const index = shared ? 1 : 0;
+  let promise = modulePromises[index];
+  if (promise === null) {
     if (typeof WebAssembly !== "object" || typeof WebAssembly.compile !== "function") {
       return Promise.reject(new Error("WebAssembly is not defined in this environment"));
     }
-    modulePromise = WebAssembly.compile(decodeBase64(kernelsWasmBase64)).catch((error: unknown) => {
-      modulePromise = null;
-      throw error;
-    });
-  }
-  return modulePromise;
-}
-
-/** Instantiates the kernels and returns the `wasm` backend; rejects where SIMD does not compile. */
-export async function loadWasmKernels(): Promise<RowKernels> {
-  const module = await compileModule();
-  const instance = await WebAssembly.instantiate(module, {
-    env: {
-      abort: () => {
-        throw new Error("logitkit kernel aborted");
+    promise = WebAssembly.compile(decodeBase64(shared ? sharedKernelsWasmBase64 : kernelsWasmBase64)).catch(
+      (error: unknown) => {
+        modulePromises[index] = null;
+        throw error;
       },
-    },
-  });
-  return createWasmKernels(instance.exports as unknown as KernelExports);
+    );
+    modulePromises[index] = promise;
+  }
+  return promise;
 }
 
-function createWasmKernels(wasm: KernelExports): RowKernels {
+const abort = () => {
+  throw new Error("logitkit kernel aborted");
+};
+
+/** The wasm backend and, when fewer threads than requested run, the reason. */
+export interface LoadedWasmKernels {
+  kernels: RowKernels;
+  threadsReason?: string;
+}
+
+/**
+ * Instantiates the kernels and returns the `wasm` backend; rejects where SIMD does not compile.
+ * With `threads` above 1 it starts a thread pool on the shared-memory build, and falls back to
+ * one thread, with the reason, where shared memory or workers are not available.
+ */
+export async function loadWasmKernels(threads = 1): Promise<LoadedWasmKernels> {
+  let threadsReason: string | undefined;
+  if (threads > 1) {
+    try {
+      return { kernels: await loadSharedKernels(threads) };
+    } catch (error) {
+      threadsReason = `the thread pool could not start, so one thread runs: ${(error as Error).message}`;
+    }
+  }
+
+  const module = await compileModule(false);
+  const instance = await WebAssembly.instantiate(module, { env: { abort } });
+  return { kernels: createWasmKernels(instance.exports as unknown as KernelExports, null), threadsReason };
+}
+
+async function loadSharedKernels(threads: number): Promise<RowKernels> {
+  if (typeof SharedArrayBuffer !== "function") {
+    throw new Error(
+      "SharedArrayBuffer is not available; browsers provide it only on cross-origin isolated pages " +
+        "(headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)",
+    );
+  }
+  const module = await compileModule(true);
+
+  // Shared memory cannot move, so engines reserve its maximum up front (address space only).
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_MEMORY_BYTES / PAGE_BYTES, shared: true });
+  const instance = await WebAssembly.instantiate(module, { env: { memory, abort } });
+  const exports = instance.exports as unknown as KernelExports;
+  const kernels = POOL_KERNELS.map((name) => exports[name] as (...args: number[]) => unknown);
+  const pool = await createThreadPool(threads, module, memory, POOL_KERNELS, kernels);
+  return createWasmKernels(exports, pool);
+}
+
+function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): RowKernels {
+  let pool = threadPool;
   const heapBase = align16(wasm.heap_base());
 
   // Views of the whole memory. Only `memory.grow` (in ensureMemory) replaces the buffer here,
@@ -269,12 +394,158 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
   }
 
   /**
-   * Runs `call` over chunks of rows. `call` receives the pointer of every buffer (0 for a
-   * `null` one) and the chunk's row count. Buffers that are views of stored blocks are read
-   * or written in place, with no copy; their addresses are taken before any growth, which
-   * detaches those views.
+   * Calls the kernel `name` on `count` rows: on the thread pool when there is one and the rows
+   * are worth splitting, else on this thread. `pointers` are the chunk's buffer pointers, which
+   * `args` refers to through BUFFER and ROWS. With `deferred` a pool task is only started, and
+   * the caller completes it with `pool.finish()`.
    */
-  function run(rows: number, buffers: Buffer[], call: (pointers: Pointer[], chunkRows: number) => void): void {
+  function callRows(
+    name: KernelName,
+    args: readonly KernelArg[],
+    buffers: Buffer[],
+    pointers: Pointer[],
+    count: number,
+    deferred: boolean,
+  ): void {
+    const values: number[] = new Array<number>(args.length);
+    for (let k = 0; k < args.length; k++) {
+      const arg = args[k];
+      values[k] = typeof arg === "number" ? arg : arg === ROWS ? count : pointers[(arg as { buffer: number }).buffer];
+    }
+    if (pool === null || count < 2) {
+      (wasm[name] as (...values: number[]) => void)(...values);
+      return;
+    }
+
+    // A row pointer advances by its buffer's row size; shared buffers (class weights) and absent
+    // ones (pointer 0) stay put.
+    const strides: number[] = new Array<number>(args.length).fill(0);
+    let rowsArg = -1;
+    let rowBytes = 0;
+    for (let k = 0; k < args.length; k++) {
+      const arg = args[k];
+      if (arg === ROWS) rowsArg = k;
+      if (typeof arg === "number" || arg === ROWS) continue;
+      const b = buffers[(arg as { buffer: number }).buffer];
+      strides[k] = b.data === null ? 0 : b.perRow * b.data.BYTES_PER_ELEMENT;
+      rowBytes += strides[k];
+    }
+    if (count * rowBytes < PARALLEL_MIN_BYTES) {
+      (wasm[name] as (...values: number[]) => void)(...values);
+      return;
+    }
+    if (deferred) pool.start(POOL_KERNELS.indexOf(name), values, strides, rowsArg, count);
+    else pool.run(POOL_KERNELS.indexOf(name), values, strides, rowsArg, count);
+  }
+
+  /**
+   * Softmax, log-softmax or logsumexp of `count` rows whose vocabulary is split across the
+   * threads, row by row: slice maxima, then slice sums with the row maximum, then the outputs.
+   * `scratch` is free memory of sliceScratchBytes() for the slice results. Slices cover `length` floats each, a
+   * multiple of 16, and the calling thread adds the remainder of the row as one more slice.
+   */
+  function splitRows(
+    kind: "softmax" | "logSoftmax" | "logSumExp",
+    zp: Pointer,
+    outp: Pointer,
+    count: number,
+    classes: number,
+    invT: number,
+    scratch: Pointer,
+  ): void {
+    const threadPool = pool!;
+    const slices = sliceCount(threadPool.threads, classes);
+    const length = Math.floor(classes / slices / 16) * 16;
+    const rest = classes - slices * length;
+    const restAt = slices * length * 4;
+    const maxp = scratch;
+    const sump = align16(maxp + (slices + 1) * 4);
+    const invT32 = Math.fround(invT);
+    const max = POOL_KERNELS.indexOf("f32_rmax_slices");
+    const sum = POOL_KERNELS.indexOf("f32_raddstoreexpminusmax_slices");
+
+    for (let r = 0; r < count; r++) {
+      const zr = zp + r * classes * 4;
+      const outr = kind === "logSumExp" ? 0 : outp + r * classes * 4;
+
+      // Pass 1: the row maximum; Math.max propagates a NaN slice maximum as the kernels do.
+      threadPool.run(max, [zr, slices, length, maxp], [length * 4, 0, 0, 4], 1, slices);
+      wasm.f32_rmax_slices(zr + restAt, rest > 0 ? 1 : 0, rest, maxp + slices * 4);
+      let m = -Infinity;
+      for (let s = 0; s <= slices; s++) if (s < slices || rest > 0) m = Math.max(m, heapF32[maxp / 4 + s]);
+
+      // Pass 2: the sum of exponentials in float64; softmax also stores the exponentials.
+      const store = kind === "softmax" ? outr : 0;
+      threadPool.run(sum, [zr, store, slices, length, m, invT32, sump], [length * 4, store === 0 ? 0 : length * 4, 0, 0, 0, 0, 8], 2, slices);
+      wasm.f32_raddstoreexpminusmax_slices(zr + restAt, store === 0 ? 0 : store + restAt, rest > 0 ? 1 : 0, rest, m, invT32, sump + slices * 8);
+      let total = 0;
+      for (let s = 0; s <= slices; s++) if (s < slices || rest > 0) total += heapF64[sump / 8 + s];
+
+      // Pass 3: the outputs, rounded as the row kernels round them.
+      if (kind === "logSumExp") {
+        heapF32[outp / 4 + r] = m === -Infinity || m === Infinity ? m : m * invT32 + Math.log(total);
+      } else if (kind === "softmax") {
+        const scale = Math.fround(1 / total);
+        threadPool.run(POOL_KERNELS.indexOf("f32_vscale_slices"), [outr, slices, length, scale], [length * 4, 0, 0, 0], 1, slices);
+        wasm.f32_vscale_slices(outr + restAt, rest > 0 ? 1 : 0, rest, scale);
+      } else {
+        const lse = Math.fround(Math.log(total));
+        const args = [zr, outr, slices, length, m, invT32, lse];
+        threadPool.run(POOL_KERNELS.indexOf("f32_vshiftscale_slices"), args, [length * 4, length * 4, 0, 0, 0, 0, 0], 2, slices);
+        wasm.f32_vshiftscale_slices(zr + restAt, outr + restAt, rest > 0 ? 1 : 0, rest, m, invT32, lse);
+      }
+    }
+  }
+
+  /** Slices of one split row: a few per thread, so that a slow thread holds up little. */
+  const sliceCount = (threads: number, classes: number): number => Math.min(threads * 4, Math.floor(classes / 4096));
+
+  /** Bytes of the slice maxima (float32) and sums (float64) of one split row, as splitRows lays them out. */
+  const sliceScratchBytes = (threads: number, classes: number): number =>
+    align16((sliceCount(threads, classes) + 1) * 4) + (sliceCount(threads, classes) + 1) * 8;
+
+  /** Whether softmax-like calls of `rows` rows split each row's vocabulary across threads. */
+  const splitsVocabulary = (rows: number, classes: number): boolean =>
+    pool !== null && rows < pool.threads && classes >= SPLIT_MIN_CLASSES;
+
+  /**
+   * Copies rows `[from, to)` of the chunk that starts at row `first` into memory (`in` buffers)
+   * or out of it (`out` buffers). Buffers shared by all rows and stored blocks are skipped.
+   */
+  function copyRows(
+    mode: "in" | "out",
+    buffers: Buffer[],
+    resident: number[],
+    pointers: Pointer[],
+    first: number,
+    from: number,
+    to: number,
+  ): void {
+    for (let i = 0; i < buffers.length; i++) {
+      const b = buffers[i];
+      if (b.data === null || b.mode !== mode || resident[i] >= 0 || b.perRow === 0) continue;
+      const pointer = pointers[i] + from * b.perRow * b.data.BYTES_PER_ELEMENT;
+      if (mode === "in") copyIn(b.data, (first + from) * b.perRow, (to - from) * b.perRow, pointer);
+      else copyOut(b.data, (first + from) * b.perRow, (to - from) * b.perRow, pointer);
+    }
+  }
+
+  /**
+   * Runs `execute` over chunks of rows. It receives the pointer of every buffer (0 for a `null`
+   * one), the chunk's row count, the first free byte after the chunk's buffers, and whether it
+   * may only start its work on the pool (see `callRows`). Buffers that are views of stored
+   * blocks are read or written in place, with no copy; their addresses are taken before any
+   * growth, which detaches those views.
+   * With `staged`, a large chunk on the thread pool runs in stages that overlap the copies.
+   * `scratchExtra` bytes after the chunk's buffers are reserved in the same gap for `execute`.
+   */
+  function run(
+    rows: number,
+    buffers: Buffer[],
+    execute: (pointers: Pointer[], chunkRows: number, scratch: Pointer, deferred: boolean) => void,
+    staged = false,
+    scratchExtra = 0,
+  ): void {
     let bytesPerRow = 0;
     let sharedBytes = 0;
     const resident: number[] = new Array<number>(buffers.length);
@@ -288,7 +559,8 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
     }
 
     // At least one row per chunk, so a single huge row still runs when memory allows.
-    const chunkRows = Math.max(1, Math.min(rows, Math.floor((CHUNK_BYTES - sharedBytes) / Math.max(bytesPerRow, 1))));
+    const chunkBytes = pool === null ? CHUNK_BYTES : POOL_CHUNK_BYTES;
+    const chunkRows = Math.max(1, Math.min(rows, Math.floor((chunkBytes - sharedBytes) / Math.max(bytesPerRow, 1))));
     const pointers: Pointer[] = new Array<Pointer>(buffers.length);
 
     // An empty batch still makes one call with 0 rows, so the kernel's contract holds for it too.
@@ -296,7 +568,7 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
       const count = Math.min(chunkRows, rows - first);
 
       // The chunk's buffers go in the first gap between stored blocks that holds them all.
-      let scratchBytes = 0;
+      let scratchBytes = align16(scratchExtra);
       for (let i = 0; i < buffers.length; i++) {
         const b = buffers[i];
         if (b.data === null || resident[i] >= 0) continue;
@@ -318,20 +590,20 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
         const length = b.perRow === 0 ? b.data.length : b.perRow * count;
         end = align16(end + length * b.data.BYTES_PER_ELEMENT);
       }
-      ensureMemory(end, "one chunk of this call");
+      ensureMemory(end + scratchExtra, "one chunk of this call");
 
       for (let i = 0; i < buffers.length; i++) {
         const b = buffers[i];
-        if (b.data === null || b.mode !== "in" || resident[i] >= 0) continue;
-        if (b.perRow === 0) copyIn(b.data, 0, b.data.length, pointers[i]);
-        else copyIn(b.data, first * b.perRow, count * b.perRow, pointers[i]);
+        if (b.data !== null && b.mode === "in" && resident[i] < 0 && b.perRow === 0) copyIn(b.data, 0, b.data.length, pointers[i]);
       }
 
-      call(pointers, count);
-
-      for (let i = 0; i < buffers.length; i++) {
-        const b = buffers[i];
-        if (b.data !== null && b.mode === "out" && resident[i] < 0) copyOut(b.data, first * b.perRow, count * b.perRow, pointers[i]);
+      const stages = staged && pool !== null && count >= STAGES && count * bytesPerRow >= STAGED_MIN_BYTES ? STAGES : 1;
+      if (stages === 1) {
+        copyRows("in", buffers, resident, pointers, first, 0, count);
+        execute(pointers, count, end, false);
+        copyRows("out", buffers, resident, pointers, first, 0, count);
+      } else {
+        runStages(buffers, resident, pointers, first, count, stages, end, execute);
       }
       if (rows === 0) break;
     }
@@ -363,6 +635,49 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
     };
   }
 
+  /**
+   * Runs one chunk in `stages` stages of rows on the thread pool. While the workers compute
+   * stage s, the calling thread copies stage s + 1 in and stage s - 1 out, and then computes
+   * chunks of stage s too.
+   */
+  function runStages(
+    buffers: Buffer[],
+    resident: number[],
+    pointers: Pointer[],
+    first: number,
+    count: number,
+    stages: number,
+    scratch: Pointer,
+    execute: (pointers: Pointer[], chunkRows: number, scratch: Pointer, deferred: boolean) => void,
+  ): void {
+    const bounds = Array.from({ length: stages + 1 }, (_, s) => Math.round((count * s) / stages));
+    const stagePointers: Pointer[] = new Array<Pointer>(buffers.length);
+    copyRows("in", buffers, resident, pointers, first, 0, bounds[1]);
+
+    for (let s = 0; s < stages; s++) {
+      for (let i = 0; i < buffers.length; i++) {
+        const b = buffers[i];
+        const stride = b.data === null || b.perRow === 0 ? 0 : b.perRow * b.data.BYTES_PER_ELEMENT;
+        stagePointers[i] = pointers[i] + bounds[s] * stride;
+      }
+
+      // The task must be finished even when a copy throws, or the pool would refuse the next one.
+      execute(stagePointers, bounds[s + 1] - bounds[s], scratch, true);
+      try {
+        if (s + 1 < stages) copyRows("in", buffers, resident, pointers, first, bounds[s + 1], bounds[s + 2]);
+        if (s > 0) copyRows("out", buffers, resident, pointers, first, bounds[s - 1], bounds[s]);
+      } finally {
+        pool!.finish();
+      }
+    }
+    copyRows("out", buffers, resident, pointers, first, bounds[stages - 1], bounds[stages]);
+  }
+
+  /** Runs the row kernel `name` with `args` over every chunk of rows. */
+  function runRows(rows: number, buffers: Buffer[], name: KernelName, args: readonly KernelArg[]): void {
+    run(rows, buffers, (pointers, count, _scratch, deferred) => callRows(name, args, buffers, pointers, count, deferred), true);
+  }
+
   const input = (data: TypedArray | null, perRow: number): Buffer => ({ data, perRow, mode: "in" });
   const output = (data: TypedArray | null, perRow: number): Buffer => ({ data, perRow, mode: "out" });
 
@@ -372,8 +687,36 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
       ? [input(null, 1), output(null, classes)]
       : [input(gradScale, 1), output(grad, classes)];
 
+  const [B0, B1, B2, B3, B4, B5] = BUFFER;
+
+  /** Softmax, log-softmax or logsumexp rows, with the vocabulary split when that pays. */
+  function softmaxLike(
+    kind: "softmax" | "logSoftmax" | "logSumExp",
+    name: KernelName,
+    z: Float32Array,
+    rows: number,
+    classes: number,
+    invT: number,
+    out: Float32Array,
+  ): void {
+    const buffers = [input(z, classes), output(out, kind === "logSumExp" ? 1 : classes)];
+    if (splitsVocabulary(rows, classes)) {
+      const scratchBytes = sliceScratchBytes(pool!.threads, classes);
+      run(rows, buffers, ([zp, op], count, scratch) => splitRows(kind, zp, op, count, classes, invT, scratch), false, scratchBytes);
+      return;
+    }
+    runRows(rows, buffers, name, [B0, B1, ROWS, classes, invT]);
+  }
+
   return {
     name: "wasm",
+
+    threads: () => pool?.threads ?? 1,
+
+    dispose() {
+      pool?.dispose();
+      pool = null;
+    },
 
     memoryBytes: () => memoryBytes,
 
@@ -398,46 +741,48 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
     },
 
     softmaxRows(z, rows, classes, invT, out) {
-      run(rows, [input(z, classes), output(out, classes)], ([zp, op], n) =>
-        wasm.f32_softmax_rows(zp, op, n, classes, invT),
-      );
+      softmaxLike("softmax", "f32_softmax_rows", z, rows, classes, invT, out);
     },
 
     logSoftmaxRows(z, rows, classes, invT, out) {
-      run(rows, [input(z, classes), output(out, classes)], ([zp, op], n) =>
-        wasm.f32_log_softmax_rows(zp, op, n, classes, invT),
-      );
+      softmaxLike("logSoftmax", "f32_log_softmax_rows", z, rows, classes, invT, out);
     },
 
     logSumExpRows(z, rows, classes, invT, out) {
-      run(rows, [input(z, classes), output(out, 1)], ([zp, op], n) => wasm.f32_logsumexp_rows(zp, op, n, classes, invT));
+      softmaxLike("logSumExp", "f32_logsumexp_rows", z, rows, classes, invT, out);
     },
 
     probsRows(kind: ProbsKind, p, q, rows, classes, rowLoss) {
-      run(rows, [input(p, classes), input(q, classes), output(rowLoss, 1)], ([pp, qp, lp], n) =>
-        wasm.f32_probs_rows(kind, pp, qp, n, classes, lp),
-      );
+      runRows(rows, [input(p, classes), input(q, classes), output(rowLoss, 1)], "f32_probs_rows", [
+        kind,
+        B0,
+        B1,
+        ROWS,
+        classes,
+        B2,
+      ]);
     },
 
     entropyLogitsRows(z, rows, classes, invT, rowLoss, gradScale, grad) {
-      run(
+      runRows(
         rows,
         [input(z, classes), output(rowLoss, 1), ...gradBuffers(gradScale, grad, classes)],
-        ([zp, lp, sp, gp], n) => wasm.f32_entropy_logits_rows(zp, n, classes, invT, lp, sp, gp),
+        "f32_entropy_logits_rows",
+        [B0, ROWS, classes, invT, B1, B2, B3],
       );
     },
 
     crossEntropyLabelsRows(z, labels, rows, classes, invT, weight, ignoreIndex, labelSmoothing, rowLoss, gradScale, grad) {
-      run(
+      runRows(
         rows,
         [input(z, classes), input(labels, 1), input(weight, 0), output(rowLoss, 1), ...gradBuffers(gradScale, grad, classes)],
-        ([zp, yp, wp, lp, sp, gp], n) =>
-          wasm.f32_cross_entropy_labels_rows(zp, yp, n, classes, invT, wp, ignoreIndex, labelSmoothing, lp, sp, gp),
+        "f32_cross_entropy_labels_rows",
+        [B0, B1, ROWS, classes, invT, B2, ignoreIndex, labelSmoothing, B3, B4, B5],
       );
     },
 
     crossEntropyTargetsRows(z, targets, rows, classes, invT, weight, labelSmoothing, rowLoss, gradScale, grad) {
-      run(
+      runRows(
         rows,
         [
           input(z, classes),
@@ -446,29 +791,31 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
           output(rowLoss, 1),
           ...gradBuffers(gradScale, grad, classes),
         ],
-        ([zp, tp, wp, lp, sp, gp], n) =>
-          wasm.f32_cross_entropy_targets_rows(zp, tp, n, classes, invT, wp, labelSmoothing, lp, sp, gp),
+        "f32_cross_entropy_targets_rows",
+        [B0, B1, ROWS, classes, invT, B2, labelSmoothing, B3, B4, B5],
       );
     },
 
     klLogitsRows(pz, qz, rows, classes, invT, rowLoss, gradScale, grad) {
-      run(
+      runRows(
         rows,
         [input(pz, classes), input(qz, classes), output(rowLoss, 1), ...gradBuffers(gradScale, grad, classes)],
-        ([pp, qp, lp, sp, gp], n) => wasm.f32_kl_logits_rows(pp, qp, n, classes, invT, lp, sp, gp),
+        "f32_kl_logits_rows",
+        [B0, B1, ROWS, classes, invT, B2, B3, B4],
       );
     },
 
     jsDivergenceRows(pz, qz, rows, classes, invT, beta, rowLoss, gradScale, grad) {
-      run(
+      runRows(
         rows,
         [input(pz, classes), input(qz, classes), output(rowLoss, 1), ...gradBuffers(gradScale, grad, classes)],
-        ([pp, qp, lp, sp, gp], n) => wasm.f32_js_divergence_rows(pp, qp, n, classes, invT, beta, lp, sp, gp),
+        "f32_js_divergence_rows",
+        [B0, B1, ROWS, classes, invT, beta, B2, B3, B4],
       );
     },
 
     distillationRows(sz, tz, labels, ignoreIndex, rows, classes, invT, alpha, rowLoss, gradScale, grad) {
-      run(
+      runRows(
         rows,
         [
           input(sz, classes),
@@ -477,8 +824,8 @@ function createWasmKernels(wasm: KernelExports): RowKernels {
           output(rowLoss, 1),
           ...gradBuffers(gradScale, grad, classes),
         ],
-        ([spz, tpz, yp, lp, sp, gp], n) =>
-          wasm.f32_distillation_rows(spz, tpz, yp, ignoreIndex, n, classes, invT, alpha, lp, sp, gp),
+        "f32_distillation_rows",
+        [B0, B1, B2, ignoreIndex, ROWS, classes, invT, alpha, B3, B4, B5],
       );
     },
   };
