@@ -16,14 +16,39 @@ import { expNonPositive } from "./fast-exp.js";
  * WebAssembly's `f32x4.max`, so that the caller can tell a `NaN` row from a `+Infinity` one.
  */
 function rowMax(z: Float32Array, base: number, classes: number): number {
-  let m = -Infinity;
-  for (let i = base, end = base + classes; i < end; i++) {
-    const v = z[i];
-    if (v > m || v !== v) m = v;
-    if (m !== m) return m;
+  const end = base + classes;
+
+  // Two running maxima per iteration halve the loop overhead. NaN compares false, so a
+  // value that is not greater than its maximum is tested for NaN there, with no other test.
+  let m0 = -Infinity;
+  let m1 = -Infinity;
+  let i = base;
+  if ((classes & 1) !== 0) {
+    m0 = z[i++];
+    if (m0 !== m0) return m0;
   }
-  return m;
+  for (; i < end; i += 2) {
+    const a = z[i];
+    const b = z[i + 1];
+    if (a > m0) m0 = a;
+    else if (a !== a) return a;
+    if (b > m1) m1 = b;
+    else if (b !== b) return b;
+  }
+  return m0 > m1 ? m0 : m1;
 }
+
+/*
+ * The loops below over a whole row handle four elements per iteration. V8 (Node 20) hoists
+ * little out of loops, so every iteration re-checks the arrays' maps and bounds and re-reads
+ * m and invT; four elements share those checks. Two partial sums shorten the chain of
+ * dependent additions.
+ *
+ * The classes % 4 leftover elements come first, not last. The first call runs in the
+ * interpreter until V8 compiles the hot loop on the stack (OSR). A loop after it would then
+ * first run in compiled code without type feedback, and on Node 20 that code deoptimized on
+ * every call instead of once.
+ */
 
 /**
  * Returns sum_i exp((z_i - m) * invT), the sum of exponentials of the shifted, scaled row. It
@@ -31,9 +56,58 @@ function rowMax(z: Float32Array, base: number, classes: number): number {
  * (z - m) is `NaN` for at least one element.
  */
 function shiftedSum(z: Float32Array, base: number, classes: number, m: number, invT: number): number {
-  let sum = 0;
-  for (let i = base, end = base + classes; i < end; i++) sum += expNonPositive((z[i] - m) * invT);
-  return sum;
+  const end = base + classes;
+  let sum0 = 0;
+  let sum1 = 0;
+  let i = base;
+  for (const head = base + (classes & 3); i < head; i++) sum0 += expNonPositive((z[i] - m) * invT);
+  for (; i < end; i += 4) {
+    sum0 += expNonPositive((z[i] - m) * invT) + expNonPositive((z[i + 1] - m) * invT);
+    sum1 += expNonPositive((z[i + 2] - m) * invT) + expNonPositive((z[i + 3] - m) * invT);
+  }
+  return sum0 + sum1;
+}
+
+/**
+ * Writes exp((z_i - m) * invT) to `out` and returns their sum, as shiftedSum. Each element is
+ * read before its output is written, so `out` may be `z` itself.
+ */
+function storeShiftedExp(z: Float32Array, base: number, classes: number, m: number, invT: number, out: Float32Array): number {
+  const end = base + classes;
+  let sum0 = 0;
+  let sum1 = 0;
+  let i = base;
+  for (const head = base + (classes & 3); i < head; i++) {
+    const e = expNonPositive((z[i] - m) * invT);
+    out[i] = e;
+    sum0 += e;
+  }
+  for (; i < end; i += 4) {
+    const e0 = expNonPositive((z[i] - m) * invT);
+    const e1 = expNonPositive((z[i + 1] - m) * invT);
+    const e2 = expNonPositive((z[i + 2] - m) * invT);
+    const e3 = expNonPositive((z[i + 3] - m) * invT);
+    out[i] = e0;
+    out[i + 1] = e1;
+    out[i + 2] = e2;
+    out[i + 3] = e3;
+    sum0 += e0 + e1;
+    sum1 += e2 + e3;
+  }
+  return sum0 + sum1;
+}
+
+/** Multiplies `out[base .. base + classes)` by `scale` in place. */
+function scaleRow(out: Float32Array, base: number, classes: number, scale: number): void {
+  const end = base + classes;
+  let i = base;
+  for (const head = base + (classes & 3); i < head; i++) out[i] *= scale;
+  for (; i < end; i += 4) {
+    out[i] *= scale;
+    out[i + 1] *= scale;
+    out[i + 2] *= scale;
+    out[i + 3] *= scale;
+  }
 }
 
 /** Returns log shiftedSum, the logsumexp of the shifted, scaled row. */
@@ -44,27 +118,27 @@ function shiftedLse(z: Float32Array, base: number, classes: number, m: number, i
 function softmaxRows(z: Float32Array, rows: number, classes: number, invT: number, out: Float32Array): void {
   for (let r = 0; r < rows; r++) {
     const base = r * classes;
-    const end = base + classes;
     const m = rowMax(z, base, classes);
-
-    let sum = 0;
-    for (let i = base; i < end; i++) {
-      const e = expNonPositive((z[i] - m) * invT);
-      out[i] = e;
-      sum += e;
-    }
-
-    const scale = 1 / sum;
-    for (let i = base; i < end; i++) out[i] *= scale;
+    const sum = storeShiftedExp(z, base, classes, m, invT, out);
+    scaleRow(out, base, classes, 1 / sum);
   }
 }
 
 function logSoftmaxRows(z: Float32Array, rows: number, classes: number, invT: number, out: Float32Array): void {
   for (let r = 0; r < rows; r++) {
     const base = r * classes;
+    const end = base + classes;
     const m = rowMax(z, base, classes);
     const lse = shiftedLse(z, base, classes, m, invT);
-    for (let i = base, end = base + classes; i < end; i++) out[i] = (z[i] - m) * invT - lse;
+
+    let i = base;
+    for (const head = base + (classes & 3); i < head; i++) out[i] = (z[i] - m) * invT - lse;
+    for (; i < end; i += 4) {
+      out[i] = (z[i] - m) * invT - lse;
+      out[i + 1] = (z[i + 1] - m) * invT - lse;
+      out[i + 2] = (z[i + 2] - m) * invT - lse;
+      out[i + 3] = (z[i + 3] - m) * invT - lse;
+    }
   }
 }
 
@@ -191,10 +265,14 @@ function crossEntropyLabelsRows(
     const m = rowMax(z, base, classes);
     let sum = 0;
     let weightedLogits = 0;
-    for (let i = base; i < end; i++) {
-      const x = (z[i] - m) * invT;
-      sum += expNonPositive(x);
-      if (labelSmoothing !== 0) weightedLogits += weight === null ? x : weight[i - base] * x;
+    if (labelSmoothing === 0) {
+      sum = shiftedSum(z, base, classes, m, invT);
+    } else {
+      for (let i = base; i < end; i++) {
+        const x = (z[i] - m) * invT;
+        sum += expNonPositive(x);
+        weightedLogits += weight === null ? x : weight[i - base] * x;
+      }
     }
     const lse = Math.log(sum);
 
