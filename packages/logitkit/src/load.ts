@@ -1,5 +1,6 @@
 import type { LogitKit } from "./api.js";
 import { jsKernels } from "./backends/js.js";
+import { withSmallInputsOnJs } from "./backends/small-inputs.js";
 import { loadWasmKernels } from "./backends/wasm.js";
 import { createKit } from "./kit.js";
 import type { LoadOptions } from "./types.js";
@@ -11,7 +12,9 @@ import { checkOptions, describe } from "./validate.js";
  * `auto` (the default) uses the `wasm` backend where WebAssembly with 128-bit SIMD compiles and
  * instantiates, and otherwise the `js` backend, with the reason in `fallbackReason`. Compiling
  * can fail even where `WebAssembly` exists, for example under a Content-Security-Policy without
- * `'wasm-unsafe-eval'`. The module is compiled once per JavaScript realm and shared.
+ * `'wasm-unsafe-eval'`. The module is compiled once per JavaScript realm and shared. The wasm
+ * backend runs inputs of at most 64 logits on the js kernels, which are faster there (see
+ * backends/small-inputs.ts).
  *
  * @param options `backend`: `"auto"` (default), `"wasm"` or `"js"`.
  * @returns a promise of the API object; `kit.backend` names the backend in use.
@@ -29,7 +32,7 @@ export async function loadLogitKit(options: LoadOptions = {}): Promise<LogitKit>
   if (backend === "js") return createKit(jsKernels);
 
   try {
-    return createKit(await loadWasmKernels());
+    return createKit(withSmallInputsOnJs(await loadWasmKernels()));
   } catch (error) {
     if (backend === "wasm") {
       throw new Error(`loadLogitKit: the wasm backend is not available here: ${(error as Error).message}`, {
