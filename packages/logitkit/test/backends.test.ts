@@ -219,6 +219,30 @@ describe.each(["wasm", "js"])("%s backend on views and non-finite logits", (name
     }
   }
 
+  // The js kernels scan long rows in blocks of 2048 elements; these rows span three blocks.
+  it("finds NaN and +Infinity in any block of a long row", () => {
+    const kit = kits[name];
+    const classes = 4100;
+    const clean = randomNormal(2 * classes, 77, 2);
+
+    const withNaN = clean.slice();
+    withNaN[classes + 3000] = NaN;
+    expect(kit.logSumExp(withNaN, { classes })[1]).toBeNaN();
+    expect(kit.softmax(withNaN, { classes }).subarray(classes).every(Number.isNaN)).toBe(true);
+    expect(kit.crossEntropy(withNaN, [0, 1], { classes, reduction: "none" })[1]).toBeNaN();
+
+    const withInfinity = clean.slice();
+    withInfinity[classes + 4099] = Infinity;
+    expect(kit.logSumExp(withInfinity, { classes })[1]).toBe(Infinity);
+    withInfinity[classes + 5] = NaN;
+    expect(kit.logSumExp(withInfinity, { classes })[1]).toBeNaN();
+
+    // The maximum in the last block sets the shift of the whole row.
+    const peaked = clean.slice();
+    peaked[4099] = 60;
+    expect(kit.logSumExp(peaked, { classes })[0]).toBeCloseTo(logSumExp64(Array.from(peaked.subarray(0, classes))), 4);
+  });
+
   it("does not read the logits of ignored rows", () => {
     const kit = kits[name];
     const z = new Float32Array([NaN, 1, 2, 0.5, 1, 1.5, Infinity, 1, 2]);
