@@ -3,6 +3,7 @@
  * and times every (operation, shape) on every loaded backend.
  */
 import type { LoadOptions, LogitKit } from "logitkit";
+import { ACCURACY_SHAPE, measureAccuracy, type AccuracyReport } from "./accuracy.js";
 import { formatShape, type BenchBackend, type BenchOptions, type Shape } from "./args.js";
 import { loadRealData, type RealData } from "./data.js";
 import { findOp, type OpDefinition, type OpInput } from "./ops.js";
@@ -42,6 +43,8 @@ export interface BenchRun {
   records: BenchRecord[];
   failures: BenchFailure[];
   realData: RealDataReport | null;
+  /** Errors against float64 at ACCURACY_SHAPE; null when the measurement failed. */
+  accuracy: AccuracyReport | null;
   /** Each requested backend: `loaded`, or why it failed to load. */
   backends: Partial<Record<BenchBackend, string>>;
   /** With `--peers`, each peer: `loaded (...)`, or why it failed to load; null otherwise. */
@@ -263,9 +266,27 @@ function analyzeRealData(data: RealData, kits: Map<BenchBackend, LogitKit>): Rea
  */
 export async function runBench(options: BenchOptions, loader: KitLoader, progress: Progress): Promise<BenchRun> {
   const { kits, status } = await loadBackends(options.backends, loader, progress);
-  const run: BenchRun = { records: [], failures: [], realData: null, backends: status, peers: null, complete: kits.size > 0 };
+  const run: BenchRun = {
+    records: [],
+    failures: [],
+    realData: null,
+    accuracy: null,
+    backends: status,
+    peers: null,
+    complete: kits.size > 0,
+  };
   if (kits.size === 0) {
     return run;
+  }
+
+  // The accuracy runs on the same seeded logits as the timings of its shape.
+  progress.update(`accuracy against float64 at ${formatShape(ACCURACY_SHAPE)}`);
+  try {
+    const input = randomInput(ACCURACY_SHAPE, options.seed);
+    run.accuracy = measureAccuracy(kits, input.first, input.labels, ACCURACY_SHAPE.classes);
+  } catch (error) {
+    progress.log(`The accuracy measurement failed: ${errorMessage(error)}`);
+    run.failures.push({ op: "accuracy", ...ACCURACY_SHAPE, backend: "all", error: errorMessage(error) });
   }
 
   // The peer module is imported only here, so that a run without --peers loads no peer library.

@@ -4,6 +4,7 @@
 import { resolve } from "node:path";
 import type { LoadOptions, LogitKit } from "logitkit";
 import { helpText, parseArgs, UsageError, type ParsedArgs } from "./args.js";
+import { formatAccuracyTable } from "./accuracy.js";
 import { backendLoader, runBench } from "./bench.js";
 import { Progress } from "./progress.js";
 import {
@@ -106,6 +107,17 @@ async function main(argv: readonly string[]): Promise<number> {
     }
   }
 
+  if (run.accuracy !== null) {
+    const { accuracy } = run;
+    out.push("");
+    out.push(
+      `Accuracy against float64 on the seeded random logits, ${accuracy.rows}x${accuracy.classes} ` +
+        "(cross-entropy: the loss of each row). The baseline rounds every exp, quotient, log and " +
+        "difference to float32, with z - max exact and a float64 sum; x / float32 = error / the baseline's.",
+    );
+    out.push(formatAccuracyTable(accuracy));
+  }
+
   if (run.records.length > 0) {
     const reps = run.records[0].runs;
     out.push("");
@@ -143,6 +155,7 @@ async function main(argv: readonly string[]): Promise<number> {
     records: run.records,
     failures: run.failures,
     realData: run.realData,
+    accuracy: run.accuracy,
   };
 
   let exitCode = run.complete ? 0 : 1;

@@ -5,6 +5,7 @@ import { closeSync, mkdirSync, openSync, statSync, writeFileSync } from "node:fs
 import { cpus, availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { AccuracyReport } from "./accuracy.js";
 import type { BenchBackend } from "./args.js";
 import type { PeerName, PeerVariant } from "./peers/peers.js";
 import type { BackendDiff, RealStats } from "./stats.js";
@@ -89,6 +90,8 @@ export interface JsonReport {
   records: BenchRecord[];
   failures: BenchFailure[];
   realData: RealDataReport | null;
+  /** Errors of softmax, log-softmax and cross-entropy against float64; null when not measured. */
+  accuracy: AccuracyReport | null;
 }
 
 /** Directory of the default JSON reports: `results/` in this app. */

@@ -133,6 +133,7 @@ describe("writeJsonReport", () => {
       totalSeconds: 1.5,
       records: [record("js", 8)],
       failures: [],
+      accuracy: null,
       realData: null,
     };
     report.records[0].maxMs = Infinity;

@@ -165,6 +165,8 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
 
   /** Returns the array behind a matrix given as a Float32Array or as this kit's handle. */
   function resolveMatrix(fn: string, name: string, value: unknown): Float32Array {
+    // A handle is never a typed array, so arrays skip the two lookups below.
+    if (typedArrayKind(value) === "Float32Array") return checkFloat32(fn, name, value);
     if (value instanceof Upload && uploads.has(value)) return uploadView(value, fn, name);
     if (value !== null && typeof value === "object" && allUploads.has(value)) {
       throw new TypeError(`${fn}: ${name} was made by another LogitKit object; upload it with this one.`);
@@ -188,7 +190,8 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
    * a handle is looked up again and an array's length re-read.
    */
   function current(fn: string, name: string, value: unknown, checked: Float32Array, length: number): Float32Array {
-    if (value instanceof Upload && uploads.has(value)) return uploadView(value, fn, name);
+    // checked is value itself only for an ordinary Float32Array, which is no upload.
+    if (value !== checked && value instanceof Upload && uploads.has(value)) return uploadView(value, fn, name);
     if (lengthOf(checked) !== length) {
       throw new TypeError(`${fn}: ${name} was detached while the arguments were checked; pass a live array.`);
     }

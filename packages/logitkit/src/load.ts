@@ -1,5 +1,6 @@
 import type { LogitKit } from "./api.js";
 import { jsKernels } from "./backends/js.js";
+import { withSmallInputsOnJs } from "./backends/small-inputs.js";
 import { loadWasmKernels } from "./backends/wasm.js";
 import { createKit } from "./kit.js";
 import type { LoadOptions } from "./types.js";
@@ -16,7 +17,9 @@ const JS_ONE_THREAD = "the js backend runs on the calling thread only";
  * `auto` (the default) uses the `wasm` backend where WebAssembly with 128-bit SIMD compiles and
  * instantiates, and otherwise the `js` backend, with the reason in `fallbackReason`. Compiling
  * can fail even where `WebAssembly` exists, for example under a Content-Security-Policy without
- * `'wasm-unsafe-eval'`. The module is compiled once per JavaScript realm and shared.
+ * `'wasm-unsafe-eval'`. The module is compiled once per JavaScript realm and shared. The wasm
+ * backend runs inputs of at most 64 logits on the js kernels, which are faster there (see
+ * backends/small-inputs.ts).
  *
  * @param options `backend`: `"auto"` (default), `"wasm"` or `"js"`; `threads`: threads per
  * call, the calling thread included (default 1), see `LoadOptions.threads`.
@@ -46,7 +49,7 @@ export async function loadLogitKit(options: LoadOptions = {}): Promise<LogitKit>
 
   try {
     const loaded = await loadWasmKernels(threads);
-    return createKit(loaded.kernels, undefined, loaded.threadsReason);
+    return createKit(withSmallInputsOnJs(loaded.kernels), undefined, loaded.threadsReason);
   } catch (error) {
     if (backend === "wasm") {
       throw new Error(`loadLogitKit: the wasm backend is not available here: ${(error as Error).message}`, {

@@ -187,6 +187,8 @@ export const MIN_TEMPERATURE = 1e-30;
 
 /** Checks `options.temperature`: finite and >= MIN_TEMPERATURE, default 1. */
 export function checkTemperature(fn: string, value: unknown): number {
+  // The early return skips building the range object on the common path.
+  if (value === undefined) return 1;
   return checkNumber(fn, "temperature", value, 1, {
     min: MIN_TEMPERATURE,
     max: Number.MAX_VALUE,
@@ -196,6 +198,7 @@ export function checkTemperature(fn: string, value: unknown): number {
 
 /** Checks a probability-like option in [0, 1]. */
 export function checkUnit(fn: string, name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
   return checkNumber(fn, name, value, fallback, { min: 0, max: 1, expected: "a number in [0, 1]" });
 }
 
@@ -273,12 +276,15 @@ export function checkLabels(
     const hint = kind === undefined ? "" : " Probability targets must be a Float32Array of the logits' length.";
     throw new TypeError(`${fn}: ${name} must be an Int32Array or an array of integers, got ${describe(value)}.${hint}`);
   }
-  const labels = kind === "Int32Array" ? new Int32Array(bufferOf(value as ArrayBufferView), byteOffsetOf(value as ArrayBufferView), lengthOf(value as ArrayBufferView)) : (value as Labels);
-  if (labels.length !== rows) {
-    const hint = Array.isArray(value) && labels.length === rows * classes && rows > 0
+  // Indexed reads of a typed array never reach getters or its prototype, so only its length
+  // needs the intrinsic accessor.
+  const labels = value as Labels;
+  const length = kind === "Int32Array" ? lengthOf(value as ArrayBufferView) : labels.length;
+  if (length !== rows) {
+    const hint = Array.isArray(value) && length === rows * classes && rows > 0
       ? " Probability targets must be a Float32Array, not an array."
       : "";
-    throw new RangeError(`${fn}: ${name}.length must equal the number of rows (${rows}), got ${labels.length}.${hint}`);
+    throw new RangeError(`${fn}: ${name}.length must equal the number of rows (${rows}), got ${length}.${hint}`);
   }
   const copy = new Int32Array(rows);
   for (let i = 0; i < rows; i++) {

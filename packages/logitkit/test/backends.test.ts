@@ -1,6 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { SMALL_INPUT_MAX_LOGITS } from "../src/backends/small-inputs.js";
+import { loadWasmKernels } from "../src/backends/wasm.js";
 import { loadLogitKit } from "../src/index.js";
 import type { LogitKit } from "../src/index.js";
+import { createKit } from "../src/kit.js";
 import {
   crossEntropyLabel64,
   entropyOfLogits64,
@@ -19,10 +22,13 @@ import {
 const LENGTHS = [1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 32, 33, 255, 4096, 65537];
 const TEMPERATURES = [1, 0.5, 2.5];
 
+// `wasm` runs the SIMD kernels on every size. loadLogitKit's wasm backend, `loaded`, sends
+// inputs of at most SMALL_INPUT_MAX_LOGITS logits to the js kernels instead.
 const kits: Record<string, LogitKit> = {};
 beforeAll(async () => {
-  kits.wasm = await loadLogitKit({ backend: "wasm" });
+  kits.wasm = createKit((await loadWasmKernels()).kernels);
   kits.js = await loadLogitKit({ backend: "js" });
+  kits.loaded = await loadLogitKit({ backend: "wasm" });
 });
 
 function flat(rows: number[][]): number[] {
@@ -225,6 +231,30 @@ describe.each(["wasm", "js"])("%s backend on views and non-finite logits", (name
     }
   }
 
+  // The js kernels scan long rows in blocks of 2048 elements; these rows span three blocks.
+  it("finds NaN and +Infinity in any block of a long row", () => {
+    const kit = kits[name];
+    const classes = 4100;
+    const clean = randomNormal(2 * classes, 77, 2);
+
+    const withNaN = clean.slice();
+    withNaN[classes + 3000] = NaN;
+    expect(kit.logSumExp(withNaN, { classes })[1]).toBeNaN();
+    expect(kit.softmax(withNaN, { classes }).subarray(classes).every(Number.isNaN)).toBe(true);
+    expect(kit.crossEntropy(withNaN, [0, 1], { classes, reduction: "none" })[1]).toBeNaN();
+
+    const withInfinity = clean.slice();
+    withInfinity[classes + 4099] = Infinity;
+    expect(kit.logSumExp(withInfinity, { classes })[1]).toBe(Infinity);
+    withInfinity[classes + 5] = NaN;
+    expect(kit.logSumExp(withInfinity, { classes })[1]).toBeNaN();
+
+    // The maximum in the last block sets the shift of the whole row.
+    const peaked = clean.slice();
+    peaked[4099] = 60;
+    expect(kit.logSumExp(peaked, { classes })[0]).toBeCloseTo(logSumExp64(Array.from(peaked.subarray(0, classes))), 4);
+  });
+
   it("does not read the logits of ignored rows", () => {
     const kit = kits[name];
     const z = new Float32Array([NaN, 1, 2, 0.5, 1, 1.5, Infinity, 1, 2]);
@@ -294,5 +324,55 @@ describe.each(["wasm", "js"])("%s backend on views and non-finite logits", (name
     expect(kit.logSumExp(z, { classes: 5 })[0]).toBe(-Infinity);
     expect(kit.softmax(z, { classes: 5 }).subarray(0, 5).every(Number.isNaN)).toBe(true);
     expect(kit.softmax(z, { classes: 5 })[9]).toBeCloseTo(softmax64([1, 2, 3, 4, 5])[4], 6);
+  });
+});
+
+describe("small-input dispatch of the wasm backend", () => {
+  /** Runs every kernel once on `rows x classes` logits and returns all outputs, in order. */
+  function allOutputs(kit: LogitKit, rows: number, classes: number): number[] {
+    const z = randomNormal(rows * classes, 90 + classes, 3);
+    const q = randomNormal(rows * classes, 91 + classes, 3);
+    const labels = Array.from({ length: rows }, (_, r) => (r * 5) % classes);
+    const p = kits.js.softmax(z, { classes });
+    const pq = kits.js.softmax(q, { classes });
+    const outputs: Array<number | Float32Array> = [
+      kit.softmax(z, { classes, temperature: 0.7 }),
+      kit.logSoftmax(z, { classes }),
+      kit.logSumExp(z, { classes }),
+      kit.entropy(p, { classes, reduction: "none" }),
+      kit.klDivergenceOfProbs(p, pq, { classes, reduction: "none" }),
+      kit.entropyOfLogitsWithGrad(z, { classes }).grad,
+      kit.crossEntropyWithGrad(z, labels, { classes, labelSmoothing: 0.1 }).grad,
+      kit.crossEntropyWithGrad(z, pq, { classes }).grad,
+      kit.klDivergenceWithGrad(z, q, { classes }).grad,
+      kit.jsDivergenceWithGrad(z, q, { classes }).grad,
+      kit.distillationLossWithGrad(q, z, { classes, labels, temperature: 2 }).grad,
+      kit.crossEntropy(z, labels, { classes }),
+    ];
+    return outputs.flatMap((output) => (typeof output === "number" ? [output] : Array.from(output)));
+  }
+
+  it("runs inputs up to the limit on the js kernels", () => {
+    for (const [rows, classes] of [[1, 8], [3, 17], [1, SMALL_INPUT_MAX_LOGITS], [8, 8]]) {
+      const loaded = allOutputs(kits.loaded, rows, classes);
+      expect(loaded, `${rows}x${classes}`).toEqual(allOutputs(kits.js, rows, classes));
+      expect(loaded, `${rows}x${classes} differs from the wasm kernels`).not.toEqual(allOutputs(kits.wasm, rows, classes));
+    }
+  });
+
+  it("runs larger inputs on the wasm kernels", () => {
+    for (const [rows, classes] of [[1, SMALL_INPUT_MAX_LOGITS + 1], [5, 13], [2, 1000]]) {
+      const loaded = allOutputs(kits.loaded, rows, classes);
+      expect(loaded, `${rows}x${classes}`).toEqual(allOutputs(kits.wasm, rows, classes));
+      expect(loaded, `${rows}x${classes} differs from the js kernels`).not.toEqual(allOutputs(kits.js, rows, classes));
+    }
+  });
+
+  it("keeps results within the float64 tolerances", () => {
+    const classes = 8;
+    const z = randomNormal(2 * classes, 95, 3);
+    const probs = kits.loaded.softmax(z, { classes });
+    const expected = flat(rowsOf(z, classes).map((row) => softmax64(row)));
+    expect(worstRatio(probs, expected, 1e-5, 1e-8)).toBeLessThanOrEqual(1);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { jsKernels } from "../src/backends/js.js";
+import { loadWasmKernels } from "../src/backends/wasm.js";
 import { createKit } from "../src/kit.js";
 import { loadLogitKit } from "../src/index.js";
 import type { LogitKit } from "../src/index.js";
@@ -22,9 +23,12 @@ if (!available) {
 }
 
 const cases = available ? loadVectors() : [];
+// "wasm kernels" runs the SIMD kernels on every case. loadLogitKit's wasm backend sends the
+// small cases, most of the vectors, to the js kernels.
 const backends: Array<[string, () => Promise<LogitKit>]> = [
   ["js", async () => createKit(jsKernels)],
   ["wasm", () => loadLogitKit({ backend: "wasm" })],
+  ["wasm kernels", async () => createKit((await loadWasmKernels()).kernels)],
 ];
 
 describe.skipIf(!available)("reference vectors", () => {
