@@ -26,6 +26,7 @@ const LAYOUT: ControlLayout = {
   INT_SLOTS: 24,
   NUMBERS_OFFSET: 128,
   MAX_ARGS,
+  SPIN_LOOPS: 20000,
 };
 
 /** Control block size: the Int32 slots, then two task slots of arguments and strides. */
@@ -228,8 +229,9 @@ export async function createThreadPool(
 
       // Chunks claimed by workers may still run. A browser's main thread cannot block, so it spins.
       // NOTE: a worker terminated from outside while it runs a chunk leaves this loop waiting.
+      let spin = 0;
       for (let done = Atomics.load(ints, LAYOUT.DONE); done < chunks; done = Atomics.load(ints, LAYOUT.DONE)) {
-        if (blocking) Atomics.wait(ints, LAYOUT.DONE, done, WAIT_MS);
+        if (blocking && ++spin > LAYOUT.SPIN_LOOPS) Atomics.wait(ints, LAYOUT.DONE, done, WAIT_MS);
       }
       if (Atomics.load(ints, LAYOUT.FAILED) !== 0) throw new Error("logitkit: a kernel failed on a worker thread");
     },
