@@ -157,18 +157,24 @@ function shiftedLse(z: Float32Array, base: number, classes: number, m: number, i
  */
 const SHORT_ROW_CLASSES = 16;
 
+/** Maximum of z[base .. end), NaN when any element is NaN; the loop of the short-row kernels. */
+function shortRowMax(z: Float32Array, base: number, end: number): number {
+  let m = -Infinity;
+  for (let i = base; i < end; i++) {
+    const v = z[i];
+    if (v > m) m = v;
+    else if (v !== v) m = v;
+  }
+  return m;
+}
+
 /** softmaxRows for rows of fewer than SHORT_ROW_CLASSES classes. */
 function softmaxShortRows(z: Float32Array, rows: number, classes: number, invT: number, out: Float32Array): void {
   for (let r = 0; r < rows; r++) {
     const base = r * classes;
     const end = base + classes;
 
-    let m = -Infinity;
-    for (let i = base; i < end; i++) {
-      const v = z[i];
-      if (v > m) m = v;
-      else if (v !== v) m = v;
-    }
+    const m = shortRowMax(z, base, end);
 
     let sum = 0;
     for (let i = base; i < end; i++) {
@@ -202,12 +208,7 @@ function logSoftmaxShortRows(z: Float32Array, rows: number, classes: number, inv
     const base = r * classes;
     const end = base + classes;
 
-    let m = -Infinity;
-    for (let i = base; i < end; i++) {
-      const v = z[i];
-      if (v > m) m = v;
-      else if (v !== v) m = v;
-    }
+    const m = shortRowMax(z, base, end);
 
     let sum = 0;
     for (let i = base; i < end; i++) sum += expNonPositive((z[i] - m) * invT);

@@ -44,9 +44,9 @@ const PAGE_BYTES = 65536;
 const PARALLEL_MIN_BYTES = 256 * 1024;
 
 /**
- * Smallest chunk, in bytes of row data, that the thread pool runs in stages: the calling thread
- * copies the rows of the next stage in and those of the previous stage out while the workers
- * compute the current one, so the copies overlap the kernels instead of adding to them.
+ * Smallest chunk, in bytes of row data, that the thread pool runs in stages. While the workers
+ * compute one stage, the calling thread copies the next stage in and the previous one out, so
+ * the copies overlap the kernels instead of adding to them.
  */
 const STAGED_MIN_BYTES = 2 * 1024 * 1024;
 
@@ -410,7 +410,9 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
     const values: number[] = new Array<number>(args.length);
     for (let k = 0; k < args.length; k++) {
       const arg = args[k];
-      values[k] = typeof arg === "number" ? arg : arg === ROWS ? count : pointers[(arg as { buffer: number }).buffer];
+      if (typeof arg === "number") values[k] = arg;
+      else if (arg === ROWS) values[k] = count;
+      else values[k] = pointers[(arg as { buffer: number }).buffer];
     }
     if (pool === null || count < 2) {
       (wasm[name] as (...values: number[]) => void)(...values);
