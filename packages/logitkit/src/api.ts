@@ -63,7 +63,7 @@ export interface LogitKit {
   /** Threads that run each large call, the calling thread included; 1 after `dispose()`. */
   readonly threads: number;
 
-  /** Reason that fewer threads run than `loadLogitKit` was asked for, else undefined. */
+  /** Reason that fewer threads run than `loadLogitKit` was asked for (also after `dispose()`), else undefined. */
   readonly threadsReason?: string;
 
   /**

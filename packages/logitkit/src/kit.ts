@@ -18,6 +18,7 @@ import {
   checkSameLength,
   checkShape,
   checkTemperature,
+  handles,
   checkUnit,
   describe,
 } from "./validate.js";
@@ -105,7 +106,7 @@ function checkGradOutput(fn: string, value: unknown, reduction: Reduction, rows:
 }
 
 /** Every handle made by `upload` or `alloc`, of any kit, to tell a foreign handle from a wrong type. */
-const allUploads = new WeakSet<object>();
+const allUploads = handles;
 
 /** The stored block behind each live handle; kept outside the class so callers cannot reach it. */
 const uploadBlocks = new WeakMap<Upload, StoredBlock | null>();
@@ -161,6 +162,7 @@ const poolRegistry = new FinalizationRegistry<RowKernels>((kernels) => kernels.d
 
 /** Creates the public API object on top of `kernels`. */
 export function createKit(kernels: RowKernels, fallbackReason?: string, threadsReason?: string): LogitKit {
+  const startedThreads = kernels.threads();
   const uploads = new WeakSet<Upload>();
 
   /** Returns the array behind a matrix given as a Float32Array or as this kit's handle. */
@@ -475,7 +477,9 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
     get threads() {
       return kernels.threads();
     },
-    threadsReason,
+    get threadsReason() {
+      return startedThreads > 1 && kernels.threads() === 1 ? "dispose() stopped the worker threads" : threadsReason;
+    },
     dispose: () => kernels.dispose(),
     upload: (logits, options) => upload(logits, options),
     alloc: (length, options) => alloc(length, options),

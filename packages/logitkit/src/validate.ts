@@ -8,6 +8,7 @@ import type { Labels, Reduction } from "./types.js";
 /** Formats a value for an error message: the type and a short preview. */
 export function describe(value: unknown): string {
   if (value === null) return "null";
+  if (typeof value === "object" && handles.has(value)) return "a logitkit handle (from upload or alloc)";
   if (value === undefined) return "undefined";
   if (typeof value === "number") return String(value);
   if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
@@ -18,6 +19,9 @@ export function describe(value: unknown): string {
   if (typeof value === "object") return value.constructor?.name === "Object" ? "a plain object" : `a ${value.constructor?.name ?? "object"}`;
   return typeof value;
 }
+
+/** Every handle made by `upload` or `alloc`, of any kit, so that messages can name them. */
+export const handles = new WeakSet<object>();
 
 /** Every option of every function, after validation; each is read from the caller's object once. */
 export interface OptionValues {
@@ -126,7 +130,11 @@ export function checkFloat32(fn: string, name: string, value: unknown, length?: 
   const kind = typedArrayKind(value);
   if (kind !== "Float32Array") {
     const actual = kind === undefined ? describe(value) : `${kind}(${lengthOf(value as ArrayBufferView)})`;
-    throw new TypeError(`${fn}: ${name} must be a Float32Array, got ${actual}; convert it with Float32Array.from(...).`);
+    const fix =
+      typeof value === "object" && value !== null && handles.has(value)
+        ? "this argument takes no handle, so pass handle.toArray()"
+        : "convert it with Float32Array.from(...)";
+    throw new TypeError(`${fn}: ${name} must be a Float32Array, got ${actual}; ${fix}.`);
   }
   const view = usableFloat32(fn, name, value);
   if (length !== undefined && view.length !== length) {

@@ -225,6 +225,19 @@ describe.each(["wasm", "js"])("%s backend resident outputs", (name) => {
     expect(Array.from(single.toArray())).toEqual([1, 2, 3]);
   });
 
+  it("names handles where only arrays go", () => {
+    const handle = kit().upload(z, { classes });
+    expect(() => kit().upload(handle as never, { classes })).toThrow(TypeError);
+    expect(() => kit().upload(handle as never, { classes })).toThrow(
+      "upload: logits must be a Float32Array, got a logitkit handle (from upload or alloc); this argument takes no handle, so pass handle.toArray().",
+    );
+    const weight = kit().alloc(classes, { classes });
+    expect(() => kit().crossEntropy(z, labels, { classes, weight: weight as never })).toThrow(/options\.weight .*got a logitkit handle/);
+    expect(kit().crossEntropy(z, labels, { classes })).toBeGreaterThan(0);
+    handle.free();
+    weight.free();
+  });
+
   it("rejects a target handle of the wrong length", () => {
     const short = kit().alloc(classes, { classes });
     expect(() => kit().crossEntropy(z, short, { classes })).toThrow(`got a handle of length ${classes}`);
@@ -235,6 +248,13 @@ describe.each(["wasm", "js"])("%s backend resident outputs", (name) => {
 });
 
 describe("wasm resident outputs and memory", () => {
+  it("names alloc when memory runs out", async () => {
+    const kit = await loadLogitKit({ backend: "wasm" });
+    expect(() => kit.alloc(2 ** 30, { classes: 1 })).toThrow(RangeError);
+    expect(() => kit.alloc(2 ** 30, { classes: 1 })).toThrow(/alloc\(1073741824\) needs WebAssembly memory up to byte \d+, beyond the 4 GiB/);
+    expect(kit.logSumExp(new Float32Array([0, 0]), { classes: 2 })[0]).toBeCloseTo(Math.LN2, 6);
+  });
+
   it("alloc returns zeros in reused memory", async () => {
     const kit = createKit((await loadWasmKernels()).kernels);
     kit.upload(new Float32Array(4096).fill(7), { classes: 4096 }).free();

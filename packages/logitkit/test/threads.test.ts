@@ -243,6 +243,7 @@ describe("thread pool lifetime", () => {
 
     kit.dispose();
     expect(kit.threads).toBe(1);
+    expect(kit.threadsReason).toBe("dispose() stopped the worker threads");
     expectIdentical(kit.softmax(z, { classes }), one.softmax(z, { classes }));
     kit.dispose();
     expect(kit.threads).toBe(1);

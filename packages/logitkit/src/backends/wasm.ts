@@ -379,10 +379,10 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
   }
 
   /** Reserves `bytes` in the first gap between blocks that fits, or above the last one. */
-  function allocate(bytes: number): { start: number; end: number } {
+  function allocate(bytes: number, purpose: string): { start: number; end: number } {
     const gap = findGap(bytes);
     const block = { start: gap.start, end: align16(gap.start + bytes) };
-    ensureMemory(block.end, "this upload");
+    ensureMemory(block.end, purpose);
     blocks.splice(gap.index, 0, block);
     return block;
   }
@@ -737,7 +737,7 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
 
     store(data) {
       const length = data.length;
-      const block = allocate(length * 4);
+      const block = allocate(length * 4, "this upload");
       try {
         heapF32.set(data, block.start / 4);
       } catch (error) {
@@ -748,7 +748,7 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
     },
 
     reserve(length) {
-      const block = allocate(length * 4);
+      const block = allocate(length * 4, `alloc(${length})`);
 
       // Freed blocks and call buffers leave old values behind, so the zeros are written here.
       heapF32.fill(0, block.start / 4, block.start / 4 + length);
