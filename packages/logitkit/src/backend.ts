@@ -23,6 +23,9 @@ export interface RowKernels {
   /** Terminates the backend's worker threads, if any; later calls run on the calling thread. */
   dispose(): void;
 
+  /** Whether `data` is a view of a block kept by `store` or `reserve` of this backend. */
+  holds(data: Float32Array): boolean;
+
   /** Size in bytes of the backend's WebAssembly memory (0 for `js`), for tests and diagnostics. */
   memoryBytes(): number;
 

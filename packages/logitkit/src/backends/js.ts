@@ -657,6 +657,9 @@ export const jsKernels: RowKernels = {
 
   dispose() {},
 
+  // A js handle is an ordinary array, which every call reads where it is.
+  holds: () => false,
+
   memoryBytes: () => 0,
   store(data) {
     let copy: Float32Array | null = data.slice();

@@ -284,7 +284,87 @@ async function loadSharedKernels(threads: number): Promise<RowKernels> {
   const exports = instance.exports as unknown as KernelExports;
   const kernels = POOL_KERNELS.map((name) => exports[name] as (...args: number[]) => unknown);
   const pool = await createThreadPool(threads, module, memory, POOL_KERNELS, kernels);
-  return createWasmKernels(exports, pool);
+
+  // Calls that stay on one thread run on a second instance with ordinary memory (see below).
+  const plain = await WebAssembly.instantiate(await compileModule(false), { env: { abort } });
+  const serial = createWasmKernels(plain.exports as unknown as KernelExports, null);
+  return withSerialCallsOnPlainMemory(createWasmKernels(exports, pool), serial, threads);
+}
+
+/**
+ * Returns the kernels of a kit with threads. A call that touches no handle, and that the pool
+ * would run on one thread anyway, goes to `serial`, whose memory is not shared: copying 2 MiB
+ * into a SharedArrayBuffer took 1.7x to 2.2x as long as into an ArrayBuffer, and out of one 1.3x
+ * to 1.5x (Node.js 20), which made such calls up to 2.5x slower than on a kit without threads.
+ * Handles live in the shared memory, so every call that reads or writes one stays there.
+ */
+function withSerialCallsOnPlainMemory(shared: RowKernels, serial: RowKernels, threads: number): RowKernels {
+  /** Whether the pool takes a call: large enough to stage its copies, or a split vocabulary. */
+  const parallel = (rows: number, classes: number, softmaxLike: boolean): boolean =>
+    (rows >= STAGES && rows * classes * 4 >= STAGED_MIN_BYTES) ||
+    (softmaxLike && rows < threads && classes >= SPLIT_MIN_CLASSES);
+
+  const pick = (rows: number, classes: number, softmaxLike: boolean, ...arrays: (TypedArray | null)[]): RowKernels => {
+    if (shared.threads() > 1 && parallel(rows, classes, softmaxLike)) return shared;
+    for (const array of arrays) if (array instanceof Float32Array && shared.holds(array)) return shared;
+    return serial;
+  };
+
+  return {
+    ...shared,
+    softmaxRows: (z, rows, classes, invT, out) => pick(rows, classes, true, z, out).softmaxRows(z, rows, classes, invT, out),
+    logSoftmaxRows: (z, rows, classes, invT, out) =>
+      pick(rows, classes, true, z, out).logSoftmaxRows(z, rows, classes, invT, out),
+    logSumExpRows: (z, rows, classes, invT, out) => pick(rows, classes, true, z, out).logSumExpRows(z, rows, classes, invT, out),
+    probsRows: (kind, p, q, rows, classes, rowLoss) => pick(rows, classes, false, p, q).probsRows(kind, p, q, rows, classes, rowLoss),
+    entropyLogitsRows: (z, rows, classes, invT, rowLoss, gradScale, grad) =>
+      pick(rows, classes, false, z, grad).entropyLogitsRows(z, rows, classes, invT, rowLoss, gradScale, grad),
+    crossEntropyLabelsRows: (z, labels, rows, classes, invT, weight, ignoreIndex, labelSmoothing, rowLoss, gradScale, grad) =>
+      pick(rows, classes, false, z, grad).crossEntropyLabelsRows(
+        z,
+        labels,
+        rows,
+        classes,
+        invT,
+        weight,
+        ignoreIndex,
+        labelSmoothing,
+        rowLoss,
+        gradScale,
+        grad,
+      ),
+    crossEntropyTargetsRows: (z, targets, rows, classes, invT, weight, labelSmoothing, rowLoss, gradScale, grad) =>
+      pick(rows, classes, false, z, targets, grad).crossEntropyTargetsRows(
+        z,
+        targets,
+        rows,
+        classes,
+        invT,
+        weight,
+        labelSmoothing,
+        rowLoss,
+        gradScale,
+        grad,
+      ),
+    klLogitsRows: (p, q, rows, classes, invT, rowLoss, gradScale, grad) =>
+      pick(rows, classes, false, p, q, grad).klLogitsRows(p, q, rows, classes, invT, rowLoss, gradScale, grad),
+    jsDivergenceRows: (p, q, rows, classes, invT, beta, rowLoss, gradScale, grad) =>
+      pick(rows, classes, false, p, q, grad).jsDivergenceRows(p, q, rows, classes, invT, beta, rowLoss, gradScale, grad),
+    distillationRows: (student, teacher, labels, ignoreIndex, rows, classes, invT, alpha, rowLoss, gradScale, grad) =>
+      pick(rows, classes, false, student, teacher, grad).distillationRows(
+        student,
+        teacher,
+        labels,
+        ignoreIndex,
+        rows,
+        classes,
+        invT,
+        alpha,
+        rowLoss,
+        gradScale,
+        grad,
+      ),
+  };
 }
 
 function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): RowKernels {
@@ -734,6 +814,8 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
     },
 
     memoryBytes: () => memoryBytes,
+
+    holds: (data) => storedViews.has(data),
 
     store(data) {
       const length = data.length;
