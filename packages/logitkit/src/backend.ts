@@ -24,7 +24,7 @@ export interface RowKernels {
   dispose(): void;
 
   /** Whether `data` is a view of a block kept by `store` or `reserve` of this backend. */
-  holds(data: Float32Array): boolean;
+  isStoredView(data: Float32Array): boolean;
 
   /** Size in bytes of the backend's WebAssembly memory (0 for `js`), for tests and diagnostics. */
   memoryBytes(): number;

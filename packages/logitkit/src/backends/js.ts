@@ -658,7 +658,7 @@ export const jsKernels: RowKernels = {
   dispose() {},
 
   // A js handle is an ordinary array, which every call reads where it is.
-  holds: () => false,
+  isStoredView: () => false,
 
   memoryBytes: () => 0,
   store(data) {

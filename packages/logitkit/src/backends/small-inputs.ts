@@ -6,6 +6,7 @@
  */
 import type { RowKernels } from "../backend.js";
 import { jsKernels } from "./js.js";
+import { routeRowKernels } from "./route.js";
 
 /**
  * Largest input, in logits (rows x classes of one logits or probabilities argument), that
@@ -22,50 +23,6 @@ export const SMALL_INPUT_MAX_LOGITS = 64;
  * float32), which can differ from the wasm kernels' in the last float32 digits.
  */
 export function withSmallInputsOnJs(wasm: RowKernels, maxLogits = SMALL_INPUT_MAX_LOGITS): RowKernels {
-  const pick = (rows: number, classes: number): RowKernels => (rows * classes <= maxLogits ? jsKernels : wasm);
-
   // Members without inputs (threads, memory, handles) are the wasm kernels' own.
-  return {
-    ...wasm,
-    softmaxRows: (z, rows, classes, invT, out) => pick(rows, classes).softmaxRows(z, rows, classes, invT, out),
-    logSoftmaxRows: (z, rows, classes, invT, out) => pick(rows, classes).logSoftmaxRows(z, rows, classes, invT, out),
-    logSumExpRows: (z, rows, classes, invT, out) => pick(rows, classes).logSumExpRows(z, rows, classes, invT, out),
-    probsRows: (kind, p, q, rows, classes, rowLoss) => pick(rows, classes).probsRows(kind, p, q, rows, classes, rowLoss),
-    entropyLogitsRows: (z, rows, classes, invT, rowLoss, gradScale, grad) =>
-      pick(rows, classes).entropyLogitsRows(z, rows, classes, invT, rowLoss, gradScale, grad),
-    crossEntropyLabelsRows: (z, labels, rows, classes, invT, weight, ignoreIndex, labelSmoothing, rowLoss, gradScale, grad) =>
-      pick(rows, classes).crossEntropyLabelsRows(
-        z,
-        labels,
-        rows,
-        classes,
-        invT,
-        weight,
-        ignoreIndex,
-        labelSmoothing,
-        rowLoss,
-        gradScale,
-        grad,
-      ),
-    crossEntropyTargetsRows: (z, targets, rows, classes, invT, weight, labelSmoothing, rowLoss, gradScale, grad) =>
-      pick(rows, classes).crossEntropyTargetsRows(z, targets, rows, classes, invT, weight, labelSmoothing, rowLoss, gradScale, grad),
-    klLogitsRows: (p, q, rows, classes, invT, rowLoss, gradScale, grad) =>
-      pick(rows, classes).klLogitsRows(p, q, rows, classes, invT, rowLoss, gradScale, grad),
-    jsDivergenceRows: (p, q, rows, classes, invT, beta, rowLoss, gradScale, grad) =>
-      pick(rows, classes).jsDivergenceRows(p, q, rows, classes, invT, beta, rowLoss, gradScale, grad),
-    distillationRows: (student, teacher, labels, ignoreIndex, rows, classes, invT, alpha, rowLoss, gradScale, grad) =>
-      pick(rows, classes).distillationRows(
-        student,
-        teacher,
-        labels,
-        ignoreIndex,
-        rows,
-        classes,
-        invT,
-        alpha,
-        rowLoss,
-        gradScale,
-        grad,
-      ),
-  };
+  return routeRowKernels(wasm, (rows, classes) => (rows * classes <= maxLogits ? jsKernels : wasm));
 }

@@ -13,6 +13,7 @@ import type { ProbsKind, RowKernels } from "../backend.js";
 import { kernelsWasmBase64, sharedKernelsWasmBase64 } from "../generated/kernels-wasm.js";
 import { bufferOf, byteOffsetOf, copyInto, lengthOf } from "../intrinsics.js";
 import { createThreadPool, type ThreadPool } from "./pool.js";
+import { routeRowKernels } from "./route.js";
 
 /**
  * Target working set of one kernel call without the thread pool, in bytes. A chunk this small
@@ -90,7 +91,7 @@ type KernelArg = number | { readonly buffer: number } | typeof ROWS;
 
 type Pointer = number;
 
-/** How `callRows` runs a kernel: on this thread, on the pool, or only started on the pool. */
+/** Dispatch mode of `callRows`: this thread, the pool, or a pool task that is only started. */
 type Dispatch = "serial" | "pool" | "start";
 
 /** Rounds up to a multiple of 16 with float arithmetic, since `& ~15` wraps at 2^31. */
@@ -293,78 +294,24 @@ async function loadSharedKernels(threads: number): Promise<RowKernels> {
 
 /**
  * Returns the kernels of a kit with threads. A call that touches no handle, and that the pool
- * would run on one thread anyway, goes to `serial`, whose memory is not shared: copying 2 MiB
+ * would run on one thread anyway, goes to `serial`, whose memory is not shared. Copying 2 MiB
  * into a SharedArrayBuffer took 1.7x to 2.2x as long as into an ArrayBuffer, and out of one 1.3x
- * to 1.5x (Node.js 20), which made such calls up to 2.5x slower than on a kit without threads.
+ * to 1.5x (Node.js 20), so such calls were up to 2.5x slower than on a kit without threads.
  * Handles live in the shared memory, so every call that reads or writes one stays there.
  */
 function withSerialCallsOnPlainMemory(shared: RowKernels, serial: RowKernels, threads: number): RowKernels {
-  /** Whether the pool takes a call: large enough to stage its copies, or a split vocabulary. */
-  const parallel = (rows: number, classes: number, softmaxLike: boolean): boolean =>
-    (rows >= STAGES && rows * classes * 4 >= STAGED_MIN_BYTES) ||
-    (softmaxLike && rows < threads && classes >= SPLIT_MIN_CLASSES);
+  return routeRowKernels(shared, (rows, classes, softmaxLike, first, second, third) => {
+    // The pool takes calls large enough to stage their copies, and rows whose vocabulary it splits.
+    const parallel =
+      (rows >= STAGES && rows * classes * 4 >= STAGED_MIN_BYTES) || (softmaxLike && rows < threads && classes >= SPLIT_MIN_CLASSES);
+    if (shared.threads() > 1 && parallel) return shared;
 
-  const pick = (rows: number, classes: number, softmaxLike: boolean, ...arrays: (TypedArray | null)[]): RowKernels => {
-    if (shared.threads() > 1 && parallel(rows, classes, softmaxLike)) return shared;
-    for (const array of arrays) if (array instanceof Float32Array && shared.holds(array)) return shared;
-    return serial;
-  };
-
-  return {
-    ...shared,
-    softmaxRows: (z, rows, classes, invT, out) => pick(rows, classes, true, z, out).softmaxRows(z, rows, classes, invT, out),
-    logSoftmaxRows: (z, rows, classes, invT, out) =>
-      pick(rows, classes, true, z, out).logSoftmaxRows(z, rows, classes, invT, out),
-    logSumExpRows: (z, rows, classes, invT, out) => pick(rows, classes, true, z, out).logSumExpRows(z, rows, classes, invT, out),
-    probsRows: (kind, p, q, rows, classes, rowLoss) => pick(rows, classes, false, p, q).probsRows(kind, p, q, rows, classes, rowLoss),
-    entropyLogitsRows: (z, rows, classes, invT, rowLoss, gradScale, grad) =>
-      pick(rows, classes, false, z, grad).entropyLogitsRows(z, rows, classes, invT, rowLoss, gradScale, grad),
-    crossEntropyLabelsRows: (z, labels, rows, classes, invT, weight, ignoreIndex, labelSmoothing, rowLoss, gradScale, grad) =>
-      pick(rows, classes, false, z, grad).crossEntropyLabelsRows(
-        z,
-        labels,
-        rows,
-        classes,
-        invT,
-        weight,
-        ignoreIndex,
-        labelSmoothing,
-        rowLoss,
-        gradScale,
-        grad,
-      ),
-    crossEntropyTargetsRows: (z, targets, rows, classes, invT, weight, labelSmoothing, rowLoss, gradScale, grad) =>
-      pick(rows, classes, false, z, targets, grad).crossEntropyTargetsRows(
-        z,
-        targets,
-        rows,
-        classes,
-        invT,
-        weight,
-        labelSmoothing,
-        rowLoss,
-        gradScale,
-        grad,
-      ),
-    klLogitsRows: (p, q, rows, classes, invT, rowLoss, gradScale, grad) =>
-      pick(rows, classes, false, p, q, grad).klLogitsRows(p, q, rows, classes, invT, rowLoss, gradScale, grad),
-    jsDivergenceRows: (p, q, rows, classes, invT, beta, rowLoss, gradScale, grad) =>
-      pick(rows, classes, false, p, q, grad).jsDivergenceRows(p, q, rows, classes, invT, beta, rowLoss, gradScale, grad),
-    distillationRows: (student, teacher, labels, ignoreIndex, rows, classes, invT, alpha, rowLoss, gradScale, grad) =>
-      pick(rows, classes, false, student, teacher, grad).distillationRows(
-        student,
-        teacher,
-        labels,
-        ignoreIndex,
-        rows,
-        classes,
-        invT,
-        alpha,
-        rowLoss,
-        gradScale,
-        grad,
-      ),
-  };
+    const touchesHandle =
+      (first !== null && shared.isStoredView(first)) ||
+      (second !== null && shared.isStoredView(second)) ||
+      (third !== null && shared.isStoredView(third));
+    return touchesHandle ? shared : serial;
+  });
 }
 
 function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): RowKernels {
@@ -815,7 +762,7 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
 
     memoryBytes: () => memoryBytes,
 
-    holds: (data) => storedViews.has(data),
+    isStoredView: (data) => storedViews.has(data),
 
     store(data) {
       const length = data.length;
