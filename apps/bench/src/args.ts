@@ -200,6 +200,11 @@ function parseBackends(value: string): BenchBackend[] {
   return BACKEND_NAMES.filter((name) => names.includes(name));
 }
 
+/** Backends timed without `--backends`: wasm-threads joins the defaults when `--threads` is given. */
+function defaultBackends(withThreads: boolean): BenchBackend[] {
+  return withThreads ? [...BACKEND_NAMES] : [...DEFAULT_BACKENDS];
+}
+
 const VALUE_OPTIONS = ["--ops", "--shapes", "--reps", "--backends", "--threads", "--json", "--seed"] as const;
 const FLAG_OPTIONS = ["--no-real", "--quick", "--peers", "--help", "-h"] as const;
 
@@ -269,8 +274,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         ? DEFAULT_SHAPES.map((shape) => ({ ...shape }))
         : parseList("--shapes", shapes, "ROWSxCLASSES shapes").map(parseShape),
     reps: repCount,
-    backends:
-      backends !== undefined ? parseBackends(backends) : threads !== undefined ? [...BACKEND_NAMES] : [...DEFAULT_BACKENDS],
+    backends: backends !== undefined ? parseBackends(backends) : defaultBackends(threads !== undefined),
     threads: threads === undefined ? DEFAULT_THREADS : parseInteger("--threads", threads, 2, 128),
     jsonPath: values.get("--json"),
     seed: seed === undefined ? DEFAULT_SEED : parseInteger("--seed", seed, 0, 0xffffffff),

@@ -513,8 +513,8 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
     distillationLossWithGrad: ((student: unknown, teacher: unknown, options: unknown) =>
       distillation("distillationLossWithGrad", true, student, teacher, options)) as any,
   };
-  // A kit dropped without dispose() would keep its workers, and their reserved shared memory,
-  // until the process exits; the registry stops them once the kit is collected.
+  // A kit dropped without dispose() would keep its workers and their reserved shared memory until
+  // the process exits. The registry stops them once the kit is collected.
   if (kernels.threads() > 1) poolRegistry.register(kit, kernels);
   return Object.freeze(kit);
 }

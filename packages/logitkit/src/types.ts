@@ -179,7 +179,7 @@ export interface LoadOptions {
    * the vocabulary of single huge rows, across them. Calls stay synchronous and give the same
    * results as one thread within the vector tolerances. Where shared memory or workers are not
    * available (a browser page that is not cross-origin isolated, the js backend), one thread runs
-   * and `threadsReason` says why.
+   * and `threadsReason` gives the reason.
    */
   threads?: number;
 }

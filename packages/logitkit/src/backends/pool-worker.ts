@@ -7,7 +7,7 @@
  * Protocol over the control block (an Int32Array and a Float64Array on one SharedArrayBuffer):
  * - Tasks have increasing sequence numbers. The caller writes task `seq` into slot `seq & 1`,
  *   resets `claim` and `done`, then stores `seq` (a sequentially consistent store, so a thread
- *   that loads the new `seq` also sees the task) and wakes the workers. Two slots let a late
+ *   that loads the new `seq` also reads the task) and wakes the workers. Two slots let a late
  *   thread still read its old task intact while the next one is written into the other slot.
  * - Every thread, the caller included, claims chunks of rows with a compare-and-swap on one
  *   word that holds the task's tag (low bits of `seq`) above the next chunk index (low 12 bits).
@@ -98,7 +98,7 @@ export function createChunkRunner(
 /**
  * Body of a worker thread, in Node.js (`worker_threads`) and in
  * browsers (a dedicated Web Worker); `port` is `parentPort` or the worker's global scope. It receives the compiled module, the shared memory and the
- * control block, instantiates the kernels, answers "ready", and then waits on `seq` for tasks
+ * control block, instantiates the kernels, replies "ready", and then waits on `seq` for tasks
  * until the pool sets `stop`. It never returns to its event loop, so every exchange after the
  * first message goes through the shared control block.
  */
