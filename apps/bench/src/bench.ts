@@ -5,10 +5,10 @@
 import type { LoadOptions, LogitKit } from "logitkit";
 import { ACCURACY_SHAPE, measureAccuracy, type AccuracyReport } from "./accuracy.js";
 import { formatShape, type BenchBackend, type BenchOptions, type Shape } from "./args.js";
-import { loadRealData, type RealData } from "./data.js";
+import type { RealData } from "./real-data.js";
 import { findOp, type OpDefinition, type OpInput } from "./ops.js";
 import { mulberry32, randomLabels, randomLogits } from "./prng.js";
-import type { Progress } from "./progress.js";
+import type { ProgressReporter } from "./progress.js";
 import type { Peer, PeerName, PeerVariant } from "./peers/peers.js";
 import {
   addRatios,
@@ -36,6 +36,16 @@ export type KitLoader = (backend: BenchBackend) => Promise<LogitKit>;
 /** Returns the loader of the benchmark's backends on top of the library's `loadLogitKit`. */
 export function backendLoader(load: (options?: LoadOptions) => Promise<LogitKit>, threads: number): KitLoader {
   return (backend) => (backend === "wasm-threads" ? load({ backend: "wasm", threads }) : load({ backend }));
+}
+
+/**
+ * What a run needs from its platform: the CLI reads files and may load the peer libraries, and
+ * the web page fetches the data and has no peers.
+ */
+export interface BenchEnvironment {
+  loadRealData(): RealData | Promise<RealData>;
+  /** Imports the peer module; missing where the peers cannot run. */
+  importPeers?: () => Promise<typeof import("./peers/peers.js")>;
 }
 
 /** Outputs of a run, for the report. */
@@ -97,7 +107,7 @@ function errorMessage(error: unknown): string {
 export async function loadBackends(
   requested: readonly BenchBackend[],
   loader: KitLoader,
-  progress: Progress,
+  progress: ProgressReporter,
 ): Promise<{ kits: Map<BenchBackend, LogitKit>; status: Partial<Record<BenchBackend, string>> }> {
   const kits = new Map<BenchBackend, LogitKit>();
   const status: Partial<Record<BenchBackend, string>> = {};
@@ -137,7 +147,7 @@ async function bindCase(
   input: OpInput,
   kits: Map<BenchBackend, LogitKit>,
   peers: readonly Peer[],
-  progress: Progress,
+  progress: ProgressReporter,
 ): Promise<{ functions: CaseFunction[]; failures: BenchFailure[]; releases: (() => void)[] }> {
   const { op, shape } = benchCase;
   const functions: CaseFunction[] = [];
@@ -189,7 +199,7 @@ async function timeCase(
   kits: Map<BenchBackend, LogitKit>,
   peers: readonly Peer[],
   config: TimingConfig,
-  progress: Progress,
+  progress: ProgressReporter,
   step: string,
 ): Promise<{ records: BenchRecord[]; failures: BenchFailure[] }> {
   const { op, shape, data } = benchCase;
@@ -264,7 +274,12 @@ function analyzeRealData(data: RealData, kits: Map<BenchBackend, LogitKit>): Rea
  * Runs the benchmark with the backends that `loader` provides. Progress and errors go to
  * `progress`; the caller prints the returned records and statistics.
  */
-export async function runBench(options: BenchOptions, loader: KitLoader, progress: Progress): Promise<BenchRun> {
+export async function runBench(
+  options: BenchOptions,
+  loader: KitLoader,
+  progress: ProgressReporter,
+  environment: BenchEnvironment,
+): Promise<BenchRun> {
   const { kits, status } = await loadBackends(options.backends, loader, progress);
   const run: BenchRun = {
     records: [],
@@ -293,7 +308,10 @@ export async function runBench(options: BenchOptions, loader: KitLoader, progres
   let peers: Peer[] = [];
   let peerOps: readonly string[] = [];
   if (options.peers) {
-    const peerModule = await import("./peers/peers.js");
+    if (environment.importPeers === undefined) {
+      throw new Error("the peer libraries cannot run here, so run without peers");
+    }
+    const peerModule = await environment.importPeers();
     progress.update("loading the peer libraries");
     const loaded = await peerModule.loadPeers((message) => progress.log(message));
     peers = loaded.peers;
@@ -316,6 +334,7 @@ export async function runBench(options: BenchOptions, loader: KitLoader, progres
       const names = [backendText, ...casePeers.map((peer) => peer.name)].join(",");
       const step = `[${caseIndex}/${totalCases}] ${benchCase.op.name} ${formatShape(benchCase.shape)} ${names}`;
       progress.update(step);
+      await progress.caseStarting?.(caseIndex - 1, totalCases);
 
       const result = await timeCase(benchCase, input, kits, casePeers, config, progress, step);
       run.records.push(...result.records);
@@ -326,7 +345,7 @@ export async function runBench(options: BenchOptions, loader: KitLoader, progres
   if (options.real) {
     let data: RealData | undefined;
     try {
-      data = loadRealData();
+      data = await environment.loadRealData();
     } catch (error) {
       progress.log(`The real logits failed to load, so their part is skipped: ${errorMessage(error)}`);
       run.failures.push({ op: "load real data", rows: 0, classes: 0, backend: "all", error: errorMessage(error) });

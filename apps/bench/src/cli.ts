@@ -6,17 +6,10 @@ import type { LoadOptions, LogitKit } from "logitkit";
 import { helpText, parseArgs, UsageError, type ParsedArgs } from "./args.js";
 import { formatAccuracyTable } from "./accuracy.js";
 import { backendLoader, runBench } from "./bench.js";
+import { nodeEnvironment } from "./node-environment.js";
 import { Progress } from "./progress.js";
-import {
-  defaultJsonPath,
-  formatDiffTable,
-  formatRecordsTable,
-  formatStatsTable,
-  machineInfo,
-  prepareJsonPath,
-  writeJsonReport,
-  type JsonReport,
-} from "./report.js";
+import { formatDiffTable, formatRecordsTable, formatStatsTable, type JsonReport } from "./report.js";
+import { defaultJsonPath, machineInfo, prepareJsonPath, writeJsonReport } from "./report-file.js";
 
 type LoadLogitKit = (options?: LoadOptions) => Promise<LogitKit>;
 
@@ -75,7 +68,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   const progress = new Progress(process.stderr);
-  const run = await runBench(options, backendLoader(loadLogitKit, options.threads), progress);
+  const run = await runBench(options, backendLoader(loadLogitKit, options.threads), progress, nodeEnvironment);
   const totalSeconds = (performance.now() - startMs) / 1e3;
 
   const machine = machineInfo();

@@ -2,7 +2,7 @@
  * Operations that the benchmark times, each bound to one backend and one set of inputs.
  */
 import type { LogitKit, UploadedLogits } from "logitkit";
-import { IGNORE_INDEX } from "./data.js";
+import { IGNORE_INDEX } from "./real-data.js";
 
 /** Inputs of one benchmark case: two logit matrices of the same shape and one label per row. */
 export interface OpInput {

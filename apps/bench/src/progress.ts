@@ -9,7 +9,22 @@ export interface ProgressStream {
   isTTY?: boolean;
 }
 
-export class Progress {
+/** Receiver of a run's progress: the terminal line of the CLI, or the web page's progress bar. */
+export interface ProgressReporter {
+  /** Shows a step; `detail` (such as the run count) may be shown next to it. */
+  update(step: string, detail?: string): void;
+  /** Shows a message that stays, such as a failure. */
+  log(message: string): void;
+  /** Removes the current step. */
+  clear(): void;
+  /**
+   * Receives the number of finished cases before each case starts. The page waits for the
+   * returned promise, so that it can repaint between the synchronous timing loops.
+   */
+  caseStarting?(finished: number, total: number): void | Promise<void>;
+}
+
+export class Progress implements ProgressReporter {
   private readonly stream: ProgressStream;
   private readonly tty: boolean;
   private lineOpen = false;

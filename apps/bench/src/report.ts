@@ -1,10 +1,7 @@
 /**
- * Result records, the text tables printed to stdout and the JSON report.
+ * Result records, the text tables printed to stdout and the JSON report. Runs in Node and in
+ * browsers; `report-file.ts` writes the report to disk.
  */
-import { closeSync, mkdirSync, openSync, statSync, writeFileSync } from "node:fs";
-import { cpus, availableParallelism } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { AccuracyReport } from "./accuracy.js";
 import type { BenchBackend } from "./args.js";
 import type { PeerName, PeerVariant } from "./peers/peers.js";
@@ -71,10 +68,15 @@ export interface RealDataReport {
 
 /** Machine that ran the benchmark. */
 export interface MachineInfo {
+  /** CPU model; browsers do not report it. */
   cpu: string;
+  /** Logical cores available (`navigator.hardwareConcurrency` in a browser). */
   cores: number;
-  node: string;
+  /** Node.js version; null in a browser. */
+  node: string | null;
   platform: string;
+  /** The browser's user agent, on runs of the web page. */
+  userAgent?: string;
 }
 
 /** Whole JSON report. */
@@ -92,24 +94,6 @@ export interface JsonReport {
   realData: RealDataReport | null;
   /** Errors of softmax, log-softmax and cross-entropy against float64; null when not measured. */
   accuracy: AccuracyReport | null;
-}
-
-/** Directory of the default JSON reports: `results/` in this app. */
-export const DEFAULT_RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "results");
-
-/** Returns the default JSON path for a run started at `date`; colons become dashes for file systems that reject them. */
-export function defaultJsonPath(date: Date): string {
-  return join(DEFAULT_RESULTS_DIR, `bench-${date.toISOString().replaceAll(":", "-")}.json`);
-}
-
-export function machineInfo(): MachineInfo {
-  const cpuList = cpus();
-  return {
-    cpu: cpuList[0]?.model.trim() ?? "unknown",
-    cores: availableParallelism(),
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-  };
 }
 
 /** Million logits per second for a call of `medianMs` on a `rows x classes` matrix. */
@@ -265,33 +249,13 @@ export function formatDiffTable(diffs: readonly BackendDiff[]): string {
   );
 }
 
-/**
- * Checks before the benchmark runs that the JSON results can be written to `path`, and returns
- * an error message when they cannot. The default results directory is created; a directory
- * named by the user must exist, because Node 20's recursive mkdir loops forever under /proc.
- */
-export function prepareJsonPath(path: string, isDefault: boolean): string | null {
-  const directory = dirname(path);
-  try {
-    if (isDefault) mkdirSync(directory, { recursive: true });
-    else if (!statSync(directory).isDirectory()) return `${directory} is not a directory`;
-
-    // Opening for append creates the file if needed and fails early on a directory or a
-    // read-only location, without truncating an existing file.
-    closeSync(openSync(path, "a"));
-    return null;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  }
-}
-
-/** Writes the report as indented JSON; NaN and infinities become strings. */
-export function writeJsonReport(path: string, report: JsonReport): void {
+/** Returns the report as indented JSON; NaN and infinities become strings. */
+export function jsonReportText(report: JsonReport): string {
   // JSON has no NaN or Infinity, and JSON.stringify would turn them into null without notice.
   const text = JSON.stringify(
     report,
     (_key, value: unknown) => (typeof value === "number" && !Number.isFinite(value) ? String(value) : value),
     2,
   );
-  writeFileSync(path, `${text}\n`);
+  return `${text}\n`;
 }

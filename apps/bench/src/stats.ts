@@ -2,7 +2,7 @@
  * Statistics of the real teacher and student logits, and the agreement between backends.
  */
 import type { LogitKit, UploadedLogits } from "logitkit";
-import { IGNORE_INDEX, type RealData } from "./data.js";
+import { IGNORE_INDEX, type RealData } from "./real-data.js";
 import { DISTILLATION_ALPHA, DISTILLATION_TEMPERATURE, JS_BETA, OPS, type OpInput, type OpOutput } from "./ops.js";
 
 /** Statistics of the teacher (float32 model) and student (int8 model) on the sampled tokens, in nats. */

@@ -2,6 +2,7 @@ import { loadLogitKit } from "logitkit";
 import { describe, expect, it } from "vitest";
 import { parseArgs, type BenchOptions } from "../src/args.js";
 import { backendLoader, randomInput, runBench, shapeSeed, timingConfig } from "../src/bench.js";
+import { nodeEnvironment } from "../src/node-environment.js";
 import { Progress } from "../src/progress.js";
 
 function options(argv: string[]): BenchOptions {
@@ -61,6 +62,7 @@ describe("runBench", () => {
         return backendLoader(loadLogitKit, 2)(backend);
       },
       progress,
+      nodeEnvironment,
     );
 
     expect(run.complete).toBe(true);
@@ -86,6 +88,7 @@ describe("runBench", () => {
       options(["--quick", "--no-real", "--backends", "wasm", "--shapes", "1x8"]),
       () => loadLogitKit({ backend: "js" }),
       progress,
+      nodeEnvironment,
     );
 
     expect(run.complete).toBe(false);
@@ -99,6 +102,7 @@ describe("runBench", () => {
       options(["--quick", "--no-real", "--reps", "1", "--threads", "2", "--ops", "softmax", "--shapes", "64x4096"]),
       backendLoader(loadLogitKit, 2),
       progress,
+      nodeEnvironment,
     );
 
     expect(run.backends["wasm-threads"]).toBe("loaded");
@@ -114,6 +118,7 @@ describe("runBench", () => {
       options(["--quick", "--reps", "1", "--backends", "js", "--ops", "crossEntropy", "--shapes", "1x8"]),
       backendLoader(loadLogitKit, 2),
       progress,
+      nodeEnvironment,
     );
 
     expect(run.realData?.statsBackend).toBe("js");

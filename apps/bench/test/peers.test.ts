@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseArgs } from "../src/args.js";
 import { backendLoader, randomInput, runBench } from "../src/bench.js";
 import { loadPeers, PEER_LOADERS, type Peer, type PeerName } from "../src/peers/peers.js";
+import { nodeEnvironment } from "../src/node-environment.js";
 import { Progress } from "../src/progress.js";
 
 const shape = { rows: 3, classes: 11 };
@@ -75,7 +76,12 @@ describe("runBench with --peers", () => {
     const parsed = parseArgs(["--peers", "--quick", "--no-real", "--reps", "1", "--ops", "softmax,logSumExp", "--shapes", "2x16"]);
     if (parsed.help) throw new Error("expected options, got a help request");
     const lines: string[] = [];
-    const run = await runBench(parsed.options, backendLoader(loadLogitKit, 2), new Progress({ write: (text: string) => lines.push(text) }));
+    const run = await runBench(
+      parsed.options,
+      backendLoader(loadLogitKit, 2),
+      new Progress({ write: (text: string) => lines.push(text) }),
+      nodeEnvironment,
+    );
 
     expect(run.complete).toBe(true);
     expect(run.peers?.plainjs).toBe("loaded (baseline)");

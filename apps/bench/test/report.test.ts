@@ -4,18 +4,15 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   addRatios,
-  defaultJsonPath,
-  DEFAULT_RESULTS_DIR,
   formatMs,
   formatRecordsTable,
   formatTable,
   melemPerSec,
-  prepareJsonPath,
-  writeJsonReport,
   type BenchRecord,
   type JsonReport,
   type RecordBackend,
 } from "../src/report.js";
+import { defaultJsonPath, DEFAULT_RESULTS_DIR, prepareJsonPath, writeJsonReport } from "../src/report-file.js";
 
 function record(backend: RecordBackend, medianMs: number, op = "softmax"): BenchRecord {
   return {
