@@ -156,9 +156,10 @@ export interface WorkerPort {
  * Returns the source text of a worker, an ES module: both functions above, then the call that
  * starts it with the message port of its platform. The Node.js import stays in a string because
  * bundlers rewrite imports written in code, and the rewritten names do not exist in the worker.
+ * The functions are passed as expressions, never by name, because minifiers rename them.
  */
 export function workerSource(platform: "node" | "browser"): string {
   const prelude = platform === "node" ? 'import { parentPort } from "node:worker_threads";\n' : "";
   const port = platform === "node" ? "parentPort" : "self";
-  return `${prelude}${createChunkRunner.toString()}\n(${workerMain.toString()})(createChunkRunner, ${port});\n`;
+  return `${prelude}(${workerMain.toString()})((${createChunkRunner.toString()}), ${port});\n`;
 }
