@@ -215,7 +215,8 @@ export function formatRecordsTable(records: readonly BenchRecord[]): string {
   return formatTable(header, rows, rightAligned);
 }
 
-const STAT_LABELS: readonly [keyof RealStats, string, (value: number) => string][] = [
+/** Label and number format of each real-data statistic, in table order. */
+export const STAT_LABELS: readonly [keyof RealStats, string, (value: number) => string][] = [
   ["klTeacherStudentT1", "mean KL(teacher ‖ student), T=1 (nats)", (v) => v.toExponential(4)],
   ["klTeacherStudentT2", "mean KL(teacher ‖ student), T=2 (nats)", (v) => v.toExponential(4)],
   ["entropyTeacher", "mean entropy of teacher (nats)", (v) => v.toFixed(5)],

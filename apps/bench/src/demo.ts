@@ -1,0 +1,76 @@
+/**
+ * `pnpm demo`: serves the built page (`dist/`, made by `vite build` just before) on 127.0.0.1.
+ * Options: `--port N` (default 4173, or a free port when it is taken) and `--no-wasm-csp`, which
+ * serves a Content-Security-Policy without 'wasm-unsafe-eval' to show the js fallback.
+ */
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startDemoServer, type DemoServer } from "./demo-server.js";
+
+const DEFAULT_PORT = 4173;
+const DIST_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "dist");
+
+function parsePort(text: string | undefined): number {
+  const port = Number(text);
+  if (text === undefined || !/^\d+$/.test(text) || port > 65535) {
+    throw new RangeError(`invalid --port ${JSON.stringify(text ?? "")}: expected an integer from 0 to 65535`);
+  }
+  return port;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let port = DEFAULT_PORT;
+  let portGiven = false;
+  let allowWasm = true;
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--port") {
+      port = parsePort(argv[++i]);
+      portGiven = true;
+    } else if (arg.startsWith("--port=")) {
+      port = parsePort(arg.slice("--port=".length));
+      portGiven = true;
+    } else if (arg === "--no-wasm-csp") {
+      allowWasm = false;
+    } else if (arg === "--help" || arg === "-h") {
+      process.stdout.write("usage: pnpm demo [--port N] [--no-wasm-csp]\n");
+      return 0;
+    } else {
+      process.stderr.write(`error: unknown option ${arg}; expected --port N or --no-wasm-csp\n`);
+      return 2;
+    }
+  }
+
+  if (!existsSync(join(DIST_DIR, "index.html"))) {
+    process.stderr.write(`error: ${DIST_DIR}/index.html not found. Build the page first: pnpm demo does it, or vite build in apps/bench.\n`);
+    return 1;
+  }
+
+  let server: DemoServer;
+  try {
+    server = await startDemoServer({ root: DIST_DIR, port, allowWasm });
+  } catch (error) {
+    // A default port that is taken falls back to a free one; a port the user chose does not.
+    if (portGiven || (error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+    server = await startDemoServer({ root: DIST_DIR, port: 0, allowWasm });
+  }
+
+  const policy = allowWasm ? "" : " (policy without 'wasm-unsafe-eval': the page falls back to js)";
+  process.stdout.write(`Demo page: ${server.url}${policy}\nServing ${DIST_DIR}; press Ctrl+C to stop.\n`);
+
+  const stop = () => {
+    void server.close().then(() => process.exit(0));
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  return 0;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,185 @@
+/**
+ * End-to-end test of the demo page in real Chromium: the built page, served with the headers of
+ * `pnpm demo`, under the strict policy and under a policy that blocks WebAssembly.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Browser, Page } from "playwright-core";
+import { build } from "vite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDemoServer, type DemoServer } from "../../src/demo-server.js";
+import { chromiumMissingReason, launchChromium } from "./chromium.js";
+
+const APP_DIR = fileURLToPath(new URL("../..", import.meta.url));
+const OUTPUT_DIR = join(APP_DIR, "test-output");
+const missing = chromiumMissingReason();
+if (missing !== null) console.warn(`Skipping the demo page tests: ${missing}.`);
+
+/** Float64 softmax(z / T) of one row, the oracle of the distribution plot. */
+function softmax64(row: Float32Array, temperature: number): Float64Array {
+  let max = -Infinity;
+  for (const value of row) max = Math.max(max, value / temperature);
+  const out = Float64Array.from(row, (value) => Math.exp(value / temperature - max));
+  const sum = out.reduce((total, value) => total + value, 0);
+  return out.map((value) => value / sum);
+}
+
+/** Reads the bars of the distribution plot as (token, probability) per series. */
+async function readDistribution(page: Page): Promise<{ teacher: [number, number][]; student: [number, number][] }> {
+  const bars = await page.$$eval("#dist-chart rect[data-series]", (rects) =>
+    rects.map((rect) => [rect.getAttribute("data-series"), Number(rect.getAttribute("data-category")), Number(rect.getAttribute("data-value"))] as const),
+  );
+  return {
+    teacher: bars.filter(([series]) => series === "teacher").map(([, token, value]) => [token, value]),
+    student: bars.filter(([series]) => series === "student (int8)").map(([, token, value]) => [token, value]),
+  };
+}
+
+/** Leaves only the given checkboxes of a group checked. */
+async function checkOnly(page: Page, group: string, values: readonly string[]): Promise<void> {
+  for (const box of await page.$$(`#${group} input[type=checkbox]`)) {
+    const value = await box.getAttribute("value");
+    if (await box.isDisabled()) continue;
+    if (values.includes(value ?? "")) await box.check();
+    else await box.uncheck();
+  }
+}
+
+/** Runs the benchmark form and returns the table's rows once the run is done. */
+async function runBenchmark(page: Page): Promise<{ backend: string; op: string; melemPerSec: number }[]> {
+  await page.click("#run");
+  await page.waitForFunction(() => (document.querySelector("#download") as HTMLButtonElement).disabled === false, null, { timeout: 180_000 });
+  return page.$$eval("#results tbody tr", (rows) =>
+    rows.map((row) => ({
+      backend: (row as HTMLElement).dataset.backend ?? "",
+      op: (row as HTMLElement).dataset.op ?? "",
+      melemPerSec: Number((row as HTMLElement).dataset.melemPerSec),
+    })),
+  );
+}
+
+describe.skipIf(missing !== null)("demo page in Chromium", () => {
+  let browser: Browser;
+  let strict: DemoServer;
+  let noWasm: DemoServer;
+  const distDir = mkdtempSync(join(tmpdir(), "logitkit-demo-"));
+
+  beforeAll(async () => {
+    await build({ configFile: join(APP_DIR, "vite.config.ts"), logLevel: "warn", build: { outDir: distDir, emptyOutDir: true } });
+    strict = await startDemoServer({ root: distDir, port: 0 });
+    noWasm = await startDemoServer({ root: distDir, port: 0, allowWasm: false });
+    browser = await launchChromium();
+    mkdirSync(OUTPUT_DIR, { recursive: true });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await strict?.close();
+    await noWasm?.close();
+    rmSync(distDir, { recursive: true, force: true });
+  });
+
+  it("runs the benchmark and the temperature plot", async () => {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    page.on("console", (message) => {
+      if (message.type() === "error") errors.push(message.text());
+    });
+
+    await page.goto(strict.url);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 60_000 });
+
+    expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true);
+    expect(await page.textContent("#support-backend")).toBe("wasm");
+    expect(await page.textContent("#support-simd")).toBe("yes");
+    expect(await page.textContent("#support-threads")).toBe("2 threads");
+
+    // A short run: two operations on one random shape and on the real logits, every backend.
+    await checkOnly(page, "ops", ["softmax", "crossEntropyWithGrad"]);
+    await checkOnly(page, "shapes", []);
+    await checkOnly(page, "backends", ["wasm", "js", "wasm-threads"]);
+    await page.fill("#extra-shapes", "16x4096");
+    await page.fill("#reps", "3");
+    const rows = await runBenchmark(page);
+
+    expect(rows.length).toBe(2 * 2 * 3);
+    for (const backend of ["wasm", "js", "wasm-threads"]) {
+      expect(rows.filter((row) => row.backend === backend).length).toBe(4);
+    }
+    for (const row of rows) {
+      expect(Number.isFinite(row.melemPerSec) && row.melemPerSec > 0, `${row.op} ${row.backend}: ${row.melemPerSec}`).toBe(true);
+    }
+    expect(await page.$$eval("#bench-chart rect[data-series]", (rects) => rects.length)).toBe(rows.length);
+    expect(await page.textContent("#bench-log")).toBe("");
+
+    // The download is the CLI's JSON report.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+    const report = JSON.parse(readFileSync(await download.path(), "utf8"));
+    expect(report.records.length).toBe(rows.length);
+    expect(report.failures).toEqual([]);
+    expect(report.backends).toEqual({ wasm: "loaded", js: "loaded", "wasm-threads": "loaded" });
+    expect(report.machine.userAgent).toContain("Chrome");
+    expect(report.realData.stats.top1Agreement).toBeGreaterThan(0.5);
+    expect(report.command).toContain("--shapes 16x4096");
+
+    // The plot of the chosen position follows the temperature slider.
+    const sequence = Number(await page.inputValue("#sequence"));
+    const position = Number(await page.inputValue("#position"));
+    const before = await readDistribution(page);
+    await page.fill("#temperature", "3");
+    expect(await page.getAttribute("#dist-chart", "data-temperature")).toBe("3.00");
+    const after = await readDistribution(page);
+
+    expect(after.teacher.length).toBe(20);
+    expect(after.teacher.map(([, p]) => p)).not.toEqual(before.teacher.map(([, p]) => p));
+    // A higher temperature flattens the distribution, so its largest probability drops.
+    expect(after.teacher[0][1]).toBeLessThan(before.teacher[0][1]);
+
+    // Every plotted probability matches a float64 softmax of the real logits.
+    const classes = 512;
+    const row = sequence * 128 + position;
+    const teacherBytes = readFileSync(join(APP_DIR, "data/stories260k/teacher.f32"));
+    const logits = new Float32Array(teacherBytes.buffer, teacherBytes.byteOffset + row * classes * 4, classes).slice();
+    const expected = softmax64(logits, 3);
+    for (const [token, probability] of after.teacher) {
+      expect(Math.abs(probability - expected[token]), `token ${token}`).toBeLessThan(1e-6 * expected[token] + 1e-9);
+    }
+    const expectedOrder = Array.from(expected.keys()).sort((a, b) => expected[b] - expected[a]).slice(0, 20);
+    expect(after.teacher.map(([token]) => token)).toEqual(expectedOrder);
+
+    await page.screenshot({ path: join(OUTPUT_DIR, "demo-page.png"), fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 240_000);
+
+  it("falls back to js when the policy blocks WebAssembly", async () => {
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+
+    await page.goto(noWasm.url);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 60_000 });
+
+    expect(await page.textContent("#support-backend")).toBe("js");
+    expect(await page.textContent("#support-compile")).toMatch(/^no \(.+\)$/);
+    expect(await page.textContent("#support-note")).toContain("fell back to the js backend");
+    expect(await page.isDisabled("#backends input[value=wasm]")).toBe(true);
+    expect(await page.textContent("#real-status")).toContain("js backend");
+    expect(await page.$$eval("#dist-chart rect[data-series=teacher]", (rects) => rects.length)).toBe(20);
+
+    await checkOnly(page, "ops", ["softmax"]);
+    await checkOnly(page, "shapes", ["1x8"]);
+    await page.uncheck("#real");
+    await page.fill("#reps", "2");
+    const rows = await runBenchmark(page);
+    expect(rows.map((row) => row.backend)).toEqual(["js"]);
+    expect(rows[0].melemPerSec).toBeGreaterThan(0);
+
+    await page.screenshot({ path: join(OUTPUT_DIR, "demo-page-no-wasm.png"), fullPage: true });
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  }, 120_000);
+});

@@ -1,0 +1,29 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vite";
+import { demoHeaders } from "./src/demo-headers.js";
+
+// The page lives in web/ and builds into dist/. A relative base lets dist/ work from any folder
+// of any static server; the worker threads then need the server to send the headers of
+// src/demo-headers.ts, as `pnpm demo` does.
+export default defineConfig({
+  root: fileURLToPath(new URL("./web", import.meta.url)),
+  base: "./",
+  build: {
+    outDir: "../dist",
+    emptyOutDir: true,
+    target: "es2022",
+    // Inlined assets would become data: URLs, which the page's connect-src does not allow.
+    assetsInlineLimit: 0,
+  },
+  worker: {
+    format: "es",
+  },
+  server: {
+    host: "127.0.0.1",
+    headers: demoHeaders(),
+  },
+  preview: {
+    host: "127.0.0.1",
+    headers: demoHeaders(),
+  },
+});

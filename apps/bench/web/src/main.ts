@@ -1,0 +1,44 @@
+/**
+ * Entry of the demo page: checks what the browser supports, then sets up the benchmark form and
+ * the real-data panel. Each part reports its own failure on the page.
+ */
+import { loadLogitKit } from "logitkit";
+import "./style.css";
+import { setUpBenchPanel } from "./bench-panel.js";
+import { fetchRealData } from "./fetch-data.js";
+import { setUpRealPanel } from "./real-panel.js";
+import { checkSupport, showSupport } from "./support.js";
+
+function byId(id: string): HTMLElement {
+  const element = document.getElementById(id);
+  if (element === null) throw new Error(`the page has no element with id "${id}"`);
+  return element;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function start(): Promise<void> {
+  const support = await checkSupport();
+  showSupport(byId("support"), byId("support-note"), support);
+  setUpBenchPanel(support);
+
+  const status = byId("real-status");
+  try {
+    const [kit, data] = await Promise.all([loadLogitKit(), fetchRealData()]);
+    setUpRealPanel(kit, data);
+    status.textContent = `Loaded ${data.rows} rows of ${data.classes} logits per model (${kit.backend} backend).`;
+  } catch (error) {
+    status.textContent = `The real logits could not be shown: ${errorMessage(error)}`;
+    status.className = "error";
+  }
+
+  // The end-to-end test waits for this attribute before it reads the page.
+  document.body.dataset.ready = "true";
+}
+
+start().catch((error: unknown) => {
+  byId("support-note").textContent = `The page failed to start: ${errorMessage(error)}`;
+  document.body.dataset.ready = "error";
+});
