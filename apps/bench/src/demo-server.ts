@@ -1,6 +1,7 @@
 /**
- * Static file server of the built demo page (`dist/`), on 127.0.0.1 only, with the headers that
- * make the page cross-origin isolated and the Content-Security-Policy of `demo-headers.ts`.
+ * Static file server of the built demo page (`dist/`), on 127.0.0.1 only, by default with the
+ * headers that make the page cross-origin isolated and the Content-Security-Policy of
+ * `demo-headers.ts`.
  */
 import { createReadStream, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -25,8 +26,8 @@ export interface DemoServerOptions {
   root: string;
   /** TCP port; 0 picks a free one. */
   port: number;
-  /** Whether the Content-Security-Policy allows WebAssembly; false shows the js fallback. */
-  allowWasm?: boolean;
+  /** Headers of every response; `demoHeaders()` when not given. */
+  headers?: Record<string, string>;
 }
 
 export interface DemoServer {
@@ -95,7 +96,7 @@ function handle(root: string, headers: Record<string, string>, request: Incoming
 /** Starts the server and resolves once it listens. */
 export function startDemoServer(options: DemoServerOptions): Promise<DemoServer> {
   const root = resolve(options.root);
-  const headers = demoHeaders(options.allowWasm ?? true);
+  const headers = options.headers ?? demoHeaders();
   const server = createServer((request, response) => handle(root, headers, request, response));
 
   return new Promise((resolvePromise, reject) => {

@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { demoHeaders } from "./demo-headers.js";
 import { startDemoServer, type DemoServer } from "./demo-server.js";
 
 const DEFAULT_PORT = 4173;
@@ -50,11 +51,11 @@ async function main(argv: readonly string[]): Promise<number> {
 
   let server: DemoServer;
   try {
-    server = await startDemoServer({ root: DIST_DIR, port, allowWasm });
+    server = await startDemoServer({ root: DIST_DIR, port, headers: demoHeaders(allowWasm) });
   } catch (error) {
     // A default port that is taken falls back to a free one; a port the user chose does not.
     if (portGiven || (error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
-    server = await startDemoServer({ root: DIST_DIR, port: 0, allowWasm });
+    server = await startDemoServer({ root: DIST_DIR, port: 0, headers: demoHeaders(allowWasm) });
   }
 
   const policy = allowWasm ? "" : " (policy without 'wasm-unsafe-eval': the page falls back to js)";

@@ -3,17 +3,20 @@
  * `pnpm demo`, under the strict policy and under a policy that blocks WebAssembly.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { demoHeaders } from "../../src/demo-headers.js";
 import { startDemoServer, type DemoServer } from "../../src/demo-server.js";
 import { chromiumMissingReason, launchChromium } from "./chromium.js";
 
 const APP_DIR = fileURLToPath(new URL("../..", import.meta.url));
 const OUTPUT_DIR = join(APP_DIR, "test-output");
+const AXE_SOURCE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const missing = chromiumMissingReason();
 if (missing !== null) console.warn(`Skipping the demo page tests: ${missing}.`);
 
@@ -64,12 +67,16 @@ describe.skipIf(missing !== null)("demo page in Chromium", () => {
   let browser: Browser;
   let strict: DemoServer;
   let noWasm: DemoServer;
-  const distDir = mkdtempSync(join(tmpdir(), "logitkit-demo-"));
+  let plain: DemoServer;
+  // The page is built into a subfolder, so that the plain server also checks the relative base.
+  const siteDir = mkdtempSync(join(tmpdir(), "logitkit-demo-"));
+  const distDir = join(siteDir, "demo");
 
   beforeAll(async () => {
     await build({ configFile: join(APP_DIR, "vite.config.ts"), logLevel: "warn", build: { outDir: distDir, emptyOutDir: true } });
     strict = await startDemoServer({ root: distDir, port: 0 });
-    noWasm = await startDemoServer({ root: distDir, port: 0, allowWasm: false });
+    noWasm = await startDemoServer({ root: distDir, port: 0, headers: demoHeaders(false) });
+    plain = await startDemoServer({ root: siteDir, port: 0, headers: {} });
     browser = await launchChromium();
     mkdirSync(OUTPUT_DIR, { recursive: true });
   }, 120_000);
@@ -78,7 +85,8 @@ describe.skipIf(missing !== null)("demo page in Chromium", () => {
     await browser?.close();
     await strict?.close();
     await noWasm?.close();
-    rmSync(distDir, { recursive: true, force: true });
+    await plain?.close();
+    rmSync(siteDir, { recursive: true, force: true });
   });
 
   it("runs the benchmark and the temperature plot", async () => {
@@ -150,6 +158,16 @@ describe.skipIf(missing !== null)("demo page in Chromium", () => {
     const expectedOrder = Array.from(expected.keys()).sort((a, b) => expected[b] - expected[a]).slice(0, 20);
     expect(after.teacher.map(([token]) => token)).toEqual(expectedOrder);
 
+    // axe-core checks the finished page, tables and charts included, against WCAG 2 A and AA.
+    // page.evaluate runs outside the page's Content-Security-Policy, which blocks inline scripts.
+    await page.evaluate(readFileSync(AXE_SOURCE, "utf8"));
+    const violations = await page.evaluate(async () => {
+      const axe = (globalThis as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: { id: string; nodes: unknown[] }[] }> } }).axe;
+      const result = await axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "best-practice"] });
+      return result.violations.map((violation) => `${violation.id} (${violation.nodes.length} elements)`);
+    });
+    expect(violations).toEqual([]);
+
     await page.screenshot({ path: join(OUTPUT_DIR, "demo-page.png"), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
@@ -179,6 +197,24 @@ describe.skipIf(missing !== null)("demo page in Chromium", () => {
     expect(rows[0].melemPerSec).toBeGreaterThan(0);
 
     await page.screenshot({ path: join(OUTPUT_DIR, "demo-page-no-wasm.png"), fullPage: true });
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  }, 120_000);
+
+  it("works from a static server without headers", async () => {
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+
+    await page.goto(`${plain.url}demo/`);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 60_000 });
+
+    // Without COOP and COEP the page is not isolated, so the wasm backend runs on one thread.
+    expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(false);
+    expect(await page.textContent("#support-backend")).toBe("wasm");
+    expect(await page.textContent("#support-threads")).toMatch(/^1 thread \(.*cross-origin isolated.*\)$/);
+    expect(await page.isDisabled("#backends input[value=wasm-threads]")).toBe(true);
+    expect(await page.textContent("#real-status")).toContain("wasm backend");
     expect(pageErrors).toEqual([]);
     await page.close();
   }, 120_000);
