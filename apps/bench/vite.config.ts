@@ -5,6 +5,14 @@ import { demoHeaders } from "./src/demo-headers.js";
 // The page lives in web/ and builds into dist/. A relative base lets dist/ work from any folder
 // of any static server; the worker threads then need the server to send the headers of
 // src/demo-headers.ts, as `pnpm demo` does.
+// Vite's dev server injects the CSS as inline <style> elements, so only it allows inline styles.
+// The built page links its CSS and keeps the strict policy.
+const headers = demoHeaders();
+const devHeaders = {
+  ...headers,
+  "Content-Security-Policy": headers["Content-Security-Policy"].replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+};
+
 export default defineConfig({
   root: fileURLToPath(new URL("./web", import.meta.url)),
   base: "./",
@@ -20,10 +28,10 @@ export default defineConfig({
   },
   server: {
     host: "127.0.0.1",
-    headers: demoHeaders(),
+    headers: devHeaders,
   },
   preview: {
     host: "127.0.0.1",
-    headers: demoHeaders(),
+    headers,
   },
 });

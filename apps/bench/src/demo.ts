@@ -12,12 +12,10 @@ import { startDemoServer, type DemoServer } from "./demo-server.js";
 const DEFAULT_PORT = 4173;
 const DIST_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "dist");
 
-function parsePort(text: string | undefined): number {
-  const port = Number(text);
-  if (text === undefined || !/^\d+$/.test(text) || port > 65535) {
-    throw new RangeError(`invalid --port ${JSON.stringify(text ?? "")}: expected an integer from 0 to 65535`);
-  }
-  return port;
+/** Returns the port number, or null when `text` is not an integer from 0 to 65535. */
+function parsePort(text: string | undefined): number | null {
+  if (text === undefined || !/^\d{1,5}$/.test(text) || Number(text) > 65535) return null;
+  return Number(text);
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -25,13 +23,19 @@ async function main(argv: readonly string[]): Promise<number> {
   let portGiven = false;
   let allowWasm = true;
 
+  // Invalid options are usage errors (exit code 2), as in the benchmark CLI.
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === "--port") {
-      port = parsePort(argv[++i]);
-      portGiven = true;
-    } else if (arg.startsWith("--port=")) {
-      port = parsePort(arg.slice("--port=".length));
+    // pnpm may pass a bare `--` through to the script.
+    if (arg === "--") continue;
+    if (arg === "--port" || arg.startsWith("--port=")) {
+      const text = arg === "--port" ? argv[++i] : arg.slice("--port=".length);
+      const parsed = parsePort(text);
+      if (parsed === null) {
+        process.stderr.write(`error: invalid --port ${JSON.stringify(text ?? "")}: expected an integer from 0 to 65535\n`);
+        return 2;
+      }
+      port = parsed;
       portGiven = true;
     } else if (arg === "--no-wasm-csp") {
       allowWasm = false;
@@ -54,7 +58,11 @@ async function main(argv: readonly string[]): Promise<number> {
     server = await startDemoServer({ root: DIST_DIR, port, headers: demoHeaders(allowWasm) });
   } catch (error) {
     // A default port that is taken falls back to a free one; a port the user chose does not.
-    if (portGiven || (error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+    if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+    if (portGiven) {
+      process.stderr.write(`error: port ${port} on 127.0.0.1 is in use; choose another with --port N, or --port 0 for a free one\n`);
+      return 1;
+    }
     server = await startDemoServer({ root: DIST_DIR, port: 0, headers: demoHeaders(allowWasm) });
   }
 

@@ -169,6 +169,8 @@ describe.skipIf(missing !== null)("demo page in Chromium", () => {
     expect(violations).toEqual([]);
 
     await page.screenshot({ path: join(OUTPUT_DIR, "demo-page.png"), fullPage: true });
+    await page.locator("section[aria-labelledby=bench-title]").screenshot({ path: join(OUTPUT_DIR, "demo-benchmark.png") });
+    await page.locator("section[aria-labelledby=real-title]").screenshot({ path: join(OUTPUT_DIR, "demo-real-logits.png") });
     expect(errors).toEqual([]);
     await page.close();
   }, 240_000);
