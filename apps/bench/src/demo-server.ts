@@ -28,6 +28,8 @@ export interface DemoServerOptions {
   port: number;
   /** Headers of every response; `demoHeaders()` when not given. */
   headers?: Record<string, string>;
+  /** Receives one line per failed request; the default writes it to stderr. */
+  log?: (line: string) => void;
 }
 
 export interface DemoServer {
@@ -51,20 +53,29 @@ export function resolveRequestPath(root: string, urlPath: string): string | null
   return path === root || path.startsWith(root + sep) ? path : null;
 }
 
-function send(response: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
-  response.writeHead(status, { ...headers, "Content-Type": "text/plain; charset=utf-8" });
-  response.end(body);
+interface ServerContext {
+  root: string;
+  headers: Record<string, string>;
+  log: (line: string) => void;
 }
 
-function handle(root: string, headers: Record<string, string>, request: IncomingMessage, response: ServerResponse): void {
+/** Answers a failed request with a text body and logs it with the method and URL. */
+function fail(context: ServerContext, request: IncomingMessage, response: ServerResponse, status: number, message: string, extraHeaders = {}): void {
+  context.log(`demo server: ${status} ${request.method} ${request.url}: ${message}`);
+  response.writeHead(status, { ...context.headers, ...extraHeaders, "Content-Type": "text/plain; charset=utf-8" });
+  response.end(`${message}\n`);
+}
+
+function handle(context: ServerContext, request: IncomingMessage, response: ServerResponse): void {
+  const { root, headers } = context;
   if (request.method !== "GET" && request.method !== "HEAD") {
-    send(response, 405, { ...headers, Allow: "GET, HEAD" }, "method not allowed: only GET and HEAD are served\n");
+    fail(context, request, response, 405, "method not allowed: only GET and HEAD are served", { Allow: "GET, HEAD" });
     return;
   }
 
   const path = resolveRequestPath(root, request.url ?? "/");
   if (path === null) {
-    send(response, 400, headers, "invalid path\n");
+    fail(context, request, response, 400, "invalid path: it must stay inside the served folder");
     return;
   }
 
@@ -74,7 +85,7 @@ function handle(root: string, headers: Record<string, string>, request: Incoming
     if (!stats.isFile()) throw new Error("not a file");
     size = stats.size;
   } catch {
-    send(response, 404, headers, `not found: ${request.url}\n`);
+    fail(context, request, response, 404, `not found: ${request.url}`);
     return;
   }
 
@@ -89,15 +100,21 @@ function handle(root: string, headers: Record<string, string>, request: Incoming
     return;
   }
   createReadStream(path)
-    .on("error", (error) => response.destroy(error))
+    .on("error", (error) => {
+      context.log(`demo server: reading ${path} for ${request.url} failed: ${error.message}`);
+      response.destroy(error);
+    })
     .pipe(response);
 }
 
 /** Starts the server and resolves once it listens. */
 export function startDemoServer(options: DemoServerOptions): Promise<DemoServer> {
-  const root = resolve(options.root);
-  const headers = options.headers ?? demoHeaders();
-  const server = createServer((request, response) => handle(root, headers, request, response));
+  const context: ServerContext = {
+    root: resolve(options.root),
+    headers: options.headers ?? demoHeaders(),
+    log: options.log ?? ((line) => process.stderr.write(`${line}\n`)),
+  };
+  const server = createServer((request, response) => handle(context, request, response));
 
   return new Promise((resolvePromise, reject) => {
     server.once("error", reject);

@@ -43,7 +43,7 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write("usage: pnpm demo [--port N] [--no-wasm-csp]\n");
       return 0;
     } else {
-      process.stderr.write(`error: unknown option ${arg}; expected --port N or --no-wasm-csp\n`);
+      process.stderr.write(`error: unknown option ${arg}: expected --port N or --no-wasm-csp\n`);
       return 2;
     }
   }
@@ -60,7 +60,7 @@ async function main(argv: readonly string[]): Promise<number> {
     // A default port that is taken falls back to a free one; a port the user chose does not.
     if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
     if (portGiven) {
-      process.stderr.write(`error: port ${port} on 127.0.0.1 is in use; choose another with --port N, or --port 0 for a free one\n`);
+      process.stderr.write(`error: port ${port} on 127.0.0.1 is in use. Choose another with --port N, or --port 0 for a free one.\n`);
       return 1;
     }
     server = await startDemoServer({ root: DIST_DIR, port: 0, headers: demoHeaders(allowWasm) });

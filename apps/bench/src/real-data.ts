@@ -1,8 +1,8 @@
 /**
  * The stories260K next-token logits (see `data/stories260k/README.md`): teacher and
  * int8-quantized student logits of the stories260K model, and the sampled tokens. This module
- * decodes and checks the files' bytes and runs in Node and in browsers; `data.ts` reads the
- * files from disk and the web page fetches them.
+ * decodes and checks the files' bytes, in Node and in browsers. `data.ts` reads the files from
+ * disk, and the web page fetches them.
  */
 
 /** Label value of the rows that have no next token; the library's default `ignoreIndex`. */

@@ -23,11 +23,12 @@ function get(server: DemoServer, path: string, method = "GET"): Promise<{ status
 describe("demo server", () => {
   const root = mkdtempSync(join(tmpdir(), "logitkit-serve-"));
   let server: DemoServer;
+  const logged: string[] = [];
 
   beforeAll(async () => {
     writeFileSync(join(root, "index.html"), "<!doctype html><title>t</title>");
     writeFileSync(join(root, "data.f32"), new Uint8Array(8));
-    server = await startDemoServer({ root, port: 0 });
+    server = await startDemoServer({ root, port: 0, log: (line) => logged.push(line) });
   });
 
   afterAll(async () => {
@@ -71,6 +72,9 @@ describe("demo server", () => {
     const post = await get(server, "/", "POST");
     expect(post.status).toBe(405);
     expect(post.headers.allow).toBe("GET, HEAD");
+
+    expect(logged).toContain("demo server: 404 GET /missing.js: not found: /missing.js");
+    expect(logged).toContain("demo server: 405 POST /: method not allowed: only GET and HEAD are served");
   });
 
   it("drops wasm-unsafe-eval from the policy on request", () => {

@@ -118,7 +118,8 @@ describe.skipIf(missing !== null)("demo page in Chromium", () => {
       expect(rows.filter((row) => row.backend === backend).length).toBe(4);
     }
     for (const row of rows) {
-      expect(Number.isFinite(row.melemPerSec) && row.melemPerSec > 0, `${row.op} ${row.backend}: ${row.melemPerSec}`).toBe(true);
+      expect(Number.isFinite(row.melemPerSec), `${row.op} ${row.backend}`).toBe(true);
+      expect(row.melemPerSec, `${row.op} ${row.backend}`).toBeGreaterThan(0);
     }
     expect(await page.$$eval("#bench-chart rect[data-series]", (rects) => rects.length)).toBe(rows.length);
     expect(await page.textContent("#bench-log")).toBe("");

@@ -24,7 +24,7 @@ function machineInfo(): MachineInfo {
   };
 }
 
-/** Forwards the progress to the page; the counts come from `caseStarting`. */
+/** Forwards the progress to the page, with the case counts of the last `caseStarting` call. */
 class PostedProgress implements ProgressReporter {
   private finished = 0;
   private total = 0;

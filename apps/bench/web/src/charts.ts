@@ -178,7 +178,10 @@ export interface ColumnSeries {
   values: readonly number[];
 }
 
-/** Draws one group of vertical columns per category, one column per series, from 0 to `yMax`. */
+/**
+ * Draws one group of vertical columns per category, one column per series, on an axis from 0 to
+ * a round value at or above the largest. The label of category `highlight` is marked with `*`.
+ */
 export function drawGroupedColumns(
   container: HTMLElement,
   title: string,

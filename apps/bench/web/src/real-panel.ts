@@ -45,7 +45,7 @@ function showSummary(container: HTMLElement, kit: LogitKit, data: RealData): voi
   container.replaceChildren(table);
 }
 
-/** Sets up the panel with `kit` on the main thread; the calls take well under a millisecond per position. */
+/** Sets up the panel, which computes with `kit` on the page's main thread. */
 export function setUpRealPanel(kit: LogitKit, data: RealData): void {
   const { classes, length } = data;
   const sequenceSelect = byId<HTMLSelectElement>("sequence");

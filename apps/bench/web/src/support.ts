@@ -37,7 +37,7 @@ export function defaultThreads(): number {
   return Math.min(4, Math.max(2, navigator.hardwareConcurrency || 2));
 }
 
-/** Runs the checks; the thread pool started for the check is stopped before it returns. */
+/** Runs the checks. The thread pool that the check starts is stopped before the function returns. */
 export async function checkSupport(): Promise<Support> {
   const simd = typeof WebAssembly === "object" && WebAssembly.validate(SIMD_MODULE);
 
