@@ -113,6 +113,8 @@ describe.skipIf(missing !== null)("demo page in Chromium", () => {
     await page.fill("#reps", "3");
     const rows = await runBenchmark(page);
 
+    expect(await page.$eval("#progress", (bar) => (bar as HTMLProgressElement).value)).toBe(1);
+    expect(await page.textContent("#progress-text")).toMatch(/^Done in [\d.]+ s: 12 timings\.$/);
     expect(rows.length).toBe(2 * 2 * 3);
     for (const backend of ["wasm", "js", "wasm-threads"]) {
       expect(rows.filter((row) => row.backend === backend).length).toBe(4);
