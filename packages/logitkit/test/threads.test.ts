@@ -76,6 +76,37 @@ describe("thread pool", () => {
     expect(three.threads).toBe(3);
   });
 
+  // Browsers give SharedArrayBuffer, and so a pool, only to cross-origin isolated pages. The
+  // browser project's server sends the COOP and COEP headers that isolate its pages.
+  it.runIf(typeof window !== "undefined")("runs on a cross-origin isolated page", () => {
+    expect(globalThis.crossOriginIsolated).toBe(true);
+  });
+
+  // 64 x 32000 logits are 8 MB, above the 2 MiB and 8 rows from which array calls use the
+  // pool. The calling thread wakes the workers with Atomics.notify, so counting its calls shows
+  // which kit ran on the pool.
+  it("runs 64 x 32000 on the pool", () => {
+    const rows = 64;
+    const classes = 32000;
+    const z = logits(rows * classes, 21);
+    const labels = labelsFor(rows, classes);
+    const wakeUps = vi.spyOn(Atomics, "notify");
+
+    try {
+      const probs = one.softmax(z, { classes });
+      const loss = one.crossEntropyWithGrad(z, labels, { classes });
+      expect(wakeUps).not.toHaveBeenCalled();
+
+      expectIdentical(two.softmax(z, { classes }), probs);
+      expect(wakeUps).toHaveBeenCalled();
+      wakeUps.mockClear();
+      expectIdentical(two.crossEntropyWithGrad(z, labels, { classes }), loss);
+      expect(wakeUps).toHaveBeenCalled();
+    } finally {
+      wakeUps.mockRestore();
+    }
+  });
+
   // Rows are split whole, so every row runs the same kernel code as on one thread.
   // Array calls use the pool when they are large enough to overlap their copies (2 MiB of row
   // data), so this shape is above that for every operation.
