@@ -4,7 +4,7 @@
  * vectors fails the run instead of being skipped.
  */
 import type { LogitKit } from "../src/index.js";
-import type { Value, VectorCase } from "./vectors.js";
+import type { Value, VectorCase } from "./vectors-format.js";
 
 interface OpSpec {
   inputs: string[];

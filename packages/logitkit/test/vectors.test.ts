@@ -5,24 +5,26 @@ import { createKit } from "../src/kit.js";
 import { loadLogitKit } from "../src/index.js";
 import type { LogitKit } from "../src/index.js";
 import { mismatch, runCase } from "./run-case.js";
-import { loadVectors, vectorsAvailable, vectorsDirectory, vectorsRequired } from "./vectors.js";
+import { parseVectors } from "./vectors-format.js";
+import source from "virtual:logitkit-vectors";
 
 // The vectors sit beside the repository. CI always has them, so there a missing directory
 // fails the run, as does a LOGITKIT_VECTORS that names a missing one. A clone without them
-// skips this file with a message.
-const available = vectorsAvailable();
-if (!available && vectorsRequired()) {
+// skips this file with a message. The Node.js side reads the files (see vectors.ts), so the
+// same checks run in the browser.
+const available = source.files !== null;
+if (!available && source.required) {
   throw new Error(
-    `reference vectors not found at ${vectorsDirectory()}; put them there or set LOGITKIT_VECTORS to their directory`,
+    `reference vectors not found at ${source.directory}; put them there or set LOGITKIT_VECTORS to their directory`,
   );
 }
 if (!available) {
   console.warn(
-    `reference vectors not found at ${vectorsDirectory()}: skipping the vector tests; set LOGITKIT_VECTORS to their directory`,
+    `reference vectors not found at ${source.directory}: skipping the vector tests; set LOGITKIT_VECTORS to their directory`,
   );
 }
 
-const cases = available ? loadVectors() : [];
+const cases = source.files !== null ? parseVectors(source.files) : [];
 // "wasm kernels" runs the SIMD kernels on every case. loadLogitKit's wasm backend sends the
 // small cases, most of the vectors, to the js kernels.
 const backends: Array<[string, () => Promise<LogitKit>]> = [
