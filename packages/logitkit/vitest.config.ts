@@ -1,24 +1,16 @@
-import { existsSync } from "node:fs";
 import { playwright } from "@vitest/browser-playwright";
 import { defineConfig, type Plugin, type TestProjectInlineConfiguration } from "vitest/config";
-import { runsUnderCi, vectorsPlugin } from "./test/vectors.js";
-
-// Playwright drives a system Chromium, so nothing downloads a browser. LOGITKIT_CHROMIUM names
-// another executable, such as Chrome on a machine without Debian's package.
-const chromiumPath = process.env.LOGITKIT_CHROMIUM || "/usr/bin/chromium";
+import { chromiumAvailable, CHROMIUM_FIX, CHROMIUM_PATH } from "../../tools/chromium.js";
+import { vectorsPlugin } from "./test/vectors.js";
 
 const TESTS = ["test/**/*.test.ts"];
 
 // Files named *.node.test.ts need Node.js itself: they spawn processes or run them with --expose-gc.
 const NODE_ONLY_TESTS = ["test/**/*.node.test.ts"];
 
-const chromiumFound = existsSync(chromiumPath);
-const chromiumFix = "install it with `apt-get install -y chromium` or set LOGITKIT_CHROMIUM to a Chromium or Chrome executable";
-
-// Under CI a missing Chromium fails the run, so the browser tests cannot drop out unnoticed.
-if (!chromiumFound && runsUnderCi()) {
-  throw new Error(`Chromium not found at ${chromiumPath}; CI runs the browser tests, so ${chromiumFix}.`);
-}
+// Playwright drives a system Chromium, so nothing downloads a browser. Under CI a missing
+// Chromium throws here and fails the run.
+const chromiumFound = chromiumAvailable();
 
 /**
  * Creates a plugin that warns once that the browser tests are skipped. Vitest 4.1 evaluates this
@@ -28,7 +20,7 @@ function chromiumMissingWarning(): Plugin {
   return {
     name: "logitkit-chromium-missing",
     configureVitest({ vitest }) {
-      vitest.logger.warn(`Chromium not found at ${chromiumPath}: skipping the browser tests; ${chromiumFix}.`);
+      vitest.logger.warn(`Chromium not found at ${CHROMIUM_PATH}, so the browser tests are skipped: ${CHROMIUM_FIX}.`);
     },
   };
 }
@@ -59,7 +51,7 @@ const chromiumProject: TestProjectInlineConfiguration = {
       enabled: true,
       headless: true,
       screenshotFailures: false,
-      provider: playwright({ launchOptions: { executablePath: chromiumPath } }),
+      provider: playwright({ launchOptions: { executablePath: CHROMIUM_PATH } }),
       instances: [{ browser: "chromium" }],
     },
   },
