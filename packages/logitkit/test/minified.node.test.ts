@@ -8,6 +8,7 @@ import { loadLogitKit as loadFromSource } from "../src/index.js";
 
 // Applications ship the library through minifying bundlers, which rename functions. The worker
 // threads are started from the source text of functions, so a renamed function must still start.
+// The test runs esbuild, so it runs in Node.js only; the demo page's test covers a Vite build.
 describe("minified bundle", () => {
   const directory = mkdtempSync(join(tmpdir(), "logitkit-minified-"));
 
