@@ -121,6 +121,7 @@ ${wrapList(DEFAULT_RANDOM_OPS, indent)}
   --seed N          seed of the random logits and labels, an integer in [0, 4294967295].
                     Default ${DEFAULT_SEED}.
   --no-real         skip the real logits (their statistics and timings).
+  --no-random       skip the random logits: time only the real logits.
   --peers           also time peer libraries on the random logits, for softmax, logSoftmax
                     and crossEntropy (and next to their uploaded and resident variants,
                     the same peer call): plainjs (plain JavaScript loops, the baseline of the
@@ -164,6 +165,12 @@ function parseOps(value: string): string[] {
   return names;
 }
 
+/**
+ * Largest rows x classes of one random shape: 1 GiB of float32 per matrix. A run keeps two input
+ * matrices and the outputs, so a larger shape would need many GiB before any timing starts.
+ */
+export const MAX_SHAPE_LOGITS = 2 ** 28;
+
 /** Parses `ROWSxCLASSES`, for example `8x50257`; both must be positive integers. */
 export function parseShape(text: string): Shape {
   const match = /^(\d+)x(\d+)$/.exec(text);
@@ -173,8 +180,10 @@ export function parseShape(text: string): Shape {
   if (!Number.isSafeInteger(rows) || !Number.isSafeInteger(classes) || rows < 1 || classes < 1) {
     throw new UsageError(`invalid --shapes item "${text}": expected ROWSxCLASSES with positive integers, for example 8x50257`);
   }
-  if (!Number.isSafeInteger(rows * classes)) {
-    throw new UsageError(`invalid --shapes item "${text}": rows x classes = ${rows * classes} is too large`);
+  if (!Number.isSafeInteger(rows * classes) || rows * classes > MAX_SHAPE_LOGITS) {
+    throw new UsageError(
+      `invalid --shapes item "${text}": rows x classes = ${rows * classes} is too large, expected at most ${MAX_SHAPE_LOGITS} logits (1 GiB of float32)`,
+    );
   }
   return { rows, classes };
 }
@@ -206,7 +215,7 @@ function defaultBackends(withThreads: boolean): BenchBackend[] {
 }
 
 const VALUE_OPTIONS = ["--ops", "--shapes", "--reps", "--backends", "--threads", "--json", "--seed"] as const;
-const FLAG_OPTIONS = ["--no-real", "--quick", "--peers", "--help", "-h"] as const;
+const FLAG_OPTIONS = ["--no-real", "--no-random", "--quick", "--peers", "--help", "-h"] as const;
 
 /**
  * Parses the arguments after the script name. Accepts `--option value` and `--option=value`;
@@ -269,8 +278,9 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   const options: BenchOptions = {
     randomOps: ops === undefined ? [...DEFAULT_RANDOM_OPS] : parseOps(ops),
     realOps: ops === undefined ? [...DEFAULT_REAL_OPS] : parseOps(ops),
-    shapes:
-      shapes === undefined
+    shapes: flags.has("--no-random")
+      ? []
+      : shapes === undefined
         ? DEFAULT_SHAPES.map((shape) => ({ ...shape }))
         : parseList("--shapes", shapes, "ROWSxCLASSES shapes").map(parseShape),
     reps: repCount,
@@ -285,6 +295,12 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
 
   if (threads !== undefined && !options.backends.includes("wasm-threads")) {
     throw new UsageError(`invalid --threads value "${threads}": --backends ${backends} does not include wasm-threads, the backend it sets`);
+  }
+  if (!options.real && options.shapes.length === 0) {
+    throw new UsageError("--no-real and --no-random leave nothing to time: drop one of them");
+  }
+  if (flags.has("--no-random") && shapes !== undefined) {
+    throw new UsageError(`invalid --shapes value "${shapes}": --no-random skips the random logits that --shapes sets`);
   }
   if (options.jsonPath === "") {
     throw new UsageError('invalid --json value "": expected a file path');

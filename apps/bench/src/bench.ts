@@ -375,6 +375,7 @@ export async function runBench(
 
   for (const shape of options.shapes) {
     let input: OpInput;
+    progress.update(`creating random logits ${formatShape(shape)}`);
     try {
       input = randomInput(shape, options.seed);
     } catch (error) {

@@ -3,7 +3,7 @@
  * headers that make the page cross-origin isolated and the Content-Security-Policy of
  * `demo-headers.ts`.
  */
-import { createReadStream, statSync } from "node:fs";
+import { createReadStream, realpathSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, resolve, sep } from "node:path";
@@ -38,19 +38,29 @@ export interface DemoServer {
   close(): Promise<void>;
 }
 
-/** Maps a request path to a file under `root`, or returns null when it would leave `root`. */
-export function resolveRequestPath(root: string, urlPath: string): string | null {
+/** URL length kept in log lines, so that long request URLs cannot flood the log. */
+const LOGGED_URL_LENGTH = 200;
+
+function isInside(root: string, path: string): boolean {
+  return path === root || path.startsWith(root + sep);
+}
+
+/**
+ * Maps a request path to a file path under `root`. Returns an error message instead for a
+ * malformed percent-encoding, a NUL byte, or a path that leads out of `root`.
+ */
+export function resolveRequestPath(root: string, urlPath: string): { path: string } | { error: string } {
   let decoded: string;
   try {
     decoded = decodeURIComponent(urlPath.split("?")[0].split("#")[0]);
   } catch {
-    return null;
+    return { error: "invalid path: malformed percent-encoding" };
   }
-  if (decoded.includes("\0")) return null;
+  if (decoded.includes("\0")) return { error: "invalid path: it contains a NUL byte" };
 
   const relative = decoded.endsWith("/") ? `${decoded}index.html` : decoded;
   const path = resolve(join(root, relative));
-  return path === root || path.startsWith(root + sep) ? path : null;
+  return isInside(root, path) ? { path } : { error: "invalid path: it leads out of the served folder" };
 }
 
 interface ServerContext {
@@ -61,7 +71,9 @@ interface ServerContext {
 
 /** Answers a failed request with a text body and logs it with the method and URL. */
 function fail(context: ServerContext, request: IncomingMessage, response: ServerResponse, status: number, message: string, extraHeaders = {}): void {
-  context.log(`demo server: ${status} ${request.method} ${request.url}: ${message}`);
+  const url = request.url ?? "";
+  const loggedUrl = url.length > LOGGED_URL_LENGTH ? `${url.slice(0, LOGGED_URL_LENGTH)}... (${url.length} characters)` : url;
+  context.log(`demo server: ${status} ${request.method} ${loggedUrl}: ${message}`);
   response.writeHead(status, { ...context.headers, ...extraHeaders, "Content-Type": "text/plain; charset=utf-8" });
   response.end(`${message}\n`);
 }
@@ -73,19 +85,22 @@ function handle(context: ServerContext, request: IncomingMessage, response: Serv
     return;
   }
 
-  const path = resolveRequestPath(root, request.url ?? "/");
-  if (path === null) {
-    fail(context, request, response, 400, "invalid path: it must stay inside the served folder");
+  const resolved = resolveRequestPath(root, request.url ?? "/");
+  if ("error" in resolved) {
+    fail(context, request, response, 400, resolved.error);
     return;
   }
 
+  // A symbolic link inside the folder could point outside it, so the real path must stay inside.
+  let path: string;
   let size: number;
   try {
+    path = realpathSync(resolved.path);
     const stats = statSync(path);
-    if (!stats.isFile()) throw new Error("not a file");
+    if (!stats.isFile() || !isInside(root, path)) throw new Error("not a file inside the served folder");
     size = stats.size;
   } catch {
-    fail(context, request, response, 404, `not found: ${request.url}`);
+    fail(context, request, response, 404, "not found");
     return;
   }
 
@@ -110,7 +125,7 @@ function handle(context: ServerContext, request: IncomingMessage, response: Serv
 /** Starts the server and resolves once it listens. */
 export function startDemoServer(options: DemoServerOptions): Promise<DemoServer> {
   const context: ServerContext = {
-    root: resolve(options.root),
+    root: realpathSync(resolve(options.root)),
     headers: options.headers ?? demoHeaders(),
     log: options.log ?? ((line) => process.stderr.write(`${line}\n`)),
   };

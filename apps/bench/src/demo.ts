@@ -1,16 +1,38 @@
 /**
- * `pnpm demo`: serves the built page (`dist/`, made by `vite build` just before) on 127.0.0.1.
- * Options: `--port N` (default 4173, or a free port when it is taken) and `--no-wasm-csp`, which
- * serves a Content-Security-Policy without 'wasm-unsafe-eval' to show the js fallback.
+ * `pnpm demo`: builds the page with Vite into `dist/` and serves it on 127.0.0.1 with the
+ * headers of `demo-headers.ts`. `--help` lists the options.
  */
-import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { build } from "vite";
 import { demoHeaders } from "./demo-headers.js";
 import { startDemoServer, type DemoServer } from "./demo-server.js";
 
 const DEFAULT_PORT = 4173;
-const DIST_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "dist");
+const APP_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
+const DIST_DIR = join(APP_DIR, "dist");
+
+const HELP = `Usage: pnpm demo [options]
+
+Builds the benchmark page into apps/bench/dist and serves it on 127.0.0.1 with the headers
+that make it cross-origin isolated (COOP same-origin, COEP require-corp) and a
+Content-Security-Policy that allows WebAssembly. Stop it with Ctrl+C.
+
+Options:
+  --port N        TCP port, 0 to 65535; 0 picks a free port. Default ${DEFAULT_PORT}, or a
+                  free port when ${DEFAULT_PORT} is in use.
+  --no-wasm-csp   serve a Content-Security-Policy without 'wasm-unsafe-eval', under which
+                  the page falls back to the js backend and says why.
+  --no-build      serve the existing dist/ without building it again.
+  -h, --help      print this help and exit.
+`;
+
+interface DemoOptions {
+  port: number;
+  portGiven: boolean;
+  allowWasm: boolean;
+  build: boolean;
+}
 
 /** Returns the port number, or null when `text` is not an integer from 0 to 65535. */
 function parsePort(text: string | undefined): number | null {
@@ -18,55 +40,71 @@ function parsePort(text: string | undefined): number | null {
   return Number(text);
 }
 
-async function main(argv: readonly string[]): Promise<number> {
-  let port = DEFAULT_PORT;
-  let portGiven = false;
-  let allowWasm = true;
+/** Parses the options; returns the help request or a usage error message instead when needed. */
+function parseDemoArgs(argv: readonly string[]): DemoOptions | "help" | { error: string } {
+  const options: DemoOptions = { port: DEFAULT_PORT, portGiven: false, allowWasm: true, build: true };
 
-  // Invalid options are usage errors (exit code 2), as in the benchmark CLI.
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     // pnpm may pass a bare `--` through to the script.
     if (arg === "--") continue;
+
     if (arg === "--port" || arg.startsWith("--port=")) {
       const text = arg === "--port" ? argv[++i] : arg.slice("--port=".length);
-      const parsed = parsePort(text);
-      if (parsed === null) {
-        process.stderr.write(`error: invalid --port ${JSON.stringify(text ?? "")}: expected an integer from 0 to 65535\n`);
-        return 2;
-      }
-      port = parsed;
-      portGiven = true;
+      const port = parsePort(text);
+      if (port === null) return { error: `invalid --port ${JSON.stringify(text ?? "")}: expected an integer from 0 to 65535` };
+      options.port = port;
+      options.portGiven = true;
     } else if (arg === "--no-wasm-csp") {
-      allowWasm = false;
+      options.allowWasm = false;
+    } else if (arg === "--no-build") {
+      options.build = false;
     } else if (arg === "--help" || arg === "-h") {
-      process.stdout.write("usage: pnpm demo [--port N] [--no-wasm-csp]\n");
-      return 0;
+      return "help";
     } else {
-      process.stderr.write(`error: unknown option ${arg}: expected --port N or --no-wasm-csp\n`);
-      return 2;
+      return { error: `unknown option ${JSON.stringify(arg)}: run pnpm demo --help for the options` };
     }
   }
+  return options;
+}
 
-  if (!existsSync(join(DIST_DIR, "index.html"))) {
-    process.stderr.write(`error: ${DIST_DIR}/index.html not found. Build the page first: pnpm demo does it, or vite build in apps/bench.\n`);
-    return 1;
-  }
-
-  let server: DemoServer;
+/** Starts the server; a default port that is in use falls back to a free one, a chosen port does not. */
+async function listen(options: DemoOptions): Promise<DemoServer | null> {
+  const headers = demoHeaders(options.allowWasm);
   try {
-    server = await startDemoServer({ root: DIST_DIR, port, headers: demoHeaders(allowWasm) });
+    return await startDemoServer({ root: DIST_DIR, port: options.port, headers });
   } catch (error) {
-    // A default port that is taken falls back to a free one; a port the user chose does not.
     if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
-    if (portGiven) {
-      process.stderr.write(`error: port ${port} on 127.0.0.1 is in use. Choose another with --port N, or --port 0 for a free one.\n`);
-      return 1;
+    if (options.portGiven) {
+      process.stderr.write(`error: port ${options.port} on 127.0.0.1 is in use. Choose another with --port N, or --port 0 for a free one.\n`);
+      return null;
     }
-    server = await startDemoServer({ root: DIST_DIR, port: 0, headers: demoHeaders(allowWasm) });
+    return startDemoServer({ root: DIST_DIR, port: 0, headers });
+  }
+}
+
+/** Runs the command; returns the exit code of a failure, or null while the server runs. */
+async function main(argv: readonly string[]): Promise<number | null> {
+  const options = parseDemoArgs(argv);
+  if (options === "help") {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if ("error" in options) {
+    process.stderr.write(`error: ${options.error}\n`);
+    return 2;
   }
 
-  const policy = allowWasm ? "" : " (policy without 'wasm-unsafe-eval': the page falls back to js)";
+  // Options are checked before the build, which takes seconds and replaces dist/.
+  if (options.build) {
+    process.stdout.write("Building the page with Vite...\n");
+    await build({ configFile: join(APP_DIR, "vite.config.ts"), logLevel: "warn" });
+  }
+
+  const server = await listen(options);
+  if (server === null) return 1;
+
+  const policy = options.allowWasm ? "" : " (policy without 'wasm-unsafe-eval': the page falls back to js)";
   process.stdout.write(`Demo page: ${server.url}${policy}\nServing ${DIST_DIR}; press Ctrl+C to stop.\n`);
 
   const stop = () => {
@@ -74,11 +112,12 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
-  return 0;
+  return null;
 }
 
 try {
-  process.exitCode = await main(process.argv.slice(2));
+  const exitCode = await main(process.argv.slice(2));
+  if (exitCode !== null) process.exitCode = exitCode;
 } catch (error) {
   process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 1;

@@ -44,6 +44,10 @@ describe("parseArgs", () => {
     expect(parseOptions(["--quick", "--peers", "--no-real"])).toMatchObject({ peers: true, quick: true, real: false });
   });
 
+  it("skips the random logits with --no-random", () => {
+    expect(parseOptions(["--no-random"])).toMatchObject({ shapes: [], real: true });
+  });
+
   it("rejects a value for --peers", () => {
     expect(usageErrorOf(["--peers=yes"]).message).toBe('invalid option "--peers=yes": --peers takes no value');
   });
@@ -123,7 +127,7 @@ describe("parseArgs", () => {
   it("help text names every option with its default", () => {
     const text = helpText();
 
-    for (const option of ["--ops", "--shapes", "--reps", "--json", "--backends", "--threads", "--seed", "--no-real", "--quick", "--peers", "--help"]) {
+    for (const option of ["--ops", "--shapes", "--reps", "--json", "--backends", "--threads", "--seed", "--no-real", "--no-random", "--quick", "--peers", "--help"]) {
       expect(text).toContain(option);
     }
     expect(text).toContain("Default 15");
@@ -154,6 +158,9 @@ describe("parseArgs", () => {
     [["--seed", "4294967296"], /invalid --seed value "4294967296": expected an integer from 0 to 4294967295/],
     [["--json="], /invalid --json value ""/],
     [["--quick=yes"], /--quick takes no value/],
+    [["--no-random", "--no-real"], /--no-real and --no-random leave nothing to time/],
+    [["--no-random", "--shapes", "8x8"], /invalid --shapes value "8x8": --no-random skips the random logits/],
+    [["--shapes", "1x2147483648"], /invalid --shapes item "1x2147483648": rows x classes = 2147483648 is too large, expected at most 268435456/],
   ])("rejects %j", (argv, message) => {
     expect(usageErrorOf(argv).message).toMatch(message);
   });
@@ -166,5 +173,10 @@ describe("parseShape", () => {
 
   it("rejects a shape too large to index", () => {
     expect(() => parseShape("99999999999x99999999999")).toThrow(/too large/);
+  });
+
+  it("accepts the largest allowed shape", () => {
+    expect(parseShape("4096x65536")).toEqual({ rows: 4096, classes: 65536 });
+    expect(() => parseShape("4097x65536")).toThrow(/too large, expected at most 268435456 logits/);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,7 +28,12 @@ describe("demo server", () => {
   beforeAll(async () => {
     writeFileSync(join(root, "index.html"), "<!doctype html><title>t</title>");
     writeFileSync(join(root, "data.f32"), new Uint8Array(8));
-    server = await startDemoServer({ root, port: 0, log: (line) => logged.push(line) });
+    mkdirSync(join(root, "site"));
+    writeFileSync(join(root, "site", "index.html"), "<!doctype html><title>site</title>");
+    writeFileSync(join(root, "secret.txt"), "outside the served folder");
+    symlinkSync(join(root, "secret.txt"), join(root, "site", "link.txt"));
+    symlinkSync(root, join(root, "site", "up"));
+    server = await startDemoServer({ root: join(root, "site"), port: 0, log: (line) => logged.push(line) });
   });
 
   afterAll(async () => {
@@ -40,7 +45,7 @@ describe("demo server", () => {
     const response = await get(server, "/");
 
     expect(response.status).toBe(200);
-    expect(response.body).toContain("<title>t</title>");
+    expect(response.body).toContain("<title>site</title>");
     expect(response.headers["content-type"]).toBe("text/html; charset=utf-8");
     expect(response.headers["cross-origin-opener-policy"]).toBe("same-origin");
     expect(response.headers["cross-origin-embedder-policy"]).toBe("require-corp");
@@ -49,6 +54,7 @@ describe("demo server", () => {
   });
 
   it("serves binary files with their length", async () => {
+    writeFileSync(join(root, "site", "data.f32"), new Uint8Array(8));
     const response = await get(server, "/data.f32");
 
     expect(response.status).toBe(200);
@@ -57,11 +63,23 @@ describe("demo server", () => {
   });
 
   it("rejects paths outside the root", async () => {
-    expect((await get(server, "/../package.json")).status).toBe(400);
-    expect((await get(server, "/%2e%2e/%2e%2e/etc/passwd")).status).toBe(400);
-    expect((await get(server, "/%E0%A4%A")).status).toBe(400);
-    expect(resolveRequestPath(root, "/a%00b")).toBeNull();
-    expect(resolveRequestPath(root, "/sub/../index.html")).toBe(join(root, "index.html"));
+    expect((await get(server, "/../secret.txt")).status).toBe(400);
+    expect((await get(server, "/%2e%2e/secret.txt")).body).toBe("invalid path: it leads out of the served folder\n");
+    expect((await get(server, "/%E0%A4%A")).body).toBe("invalid path: malformed percent-encoding\n");
+    expect(resolveRequestPath(root, "/a%00b")).toEqual({ error: "invalid path: it contains a NUL byte" });
+    expect(resolveRequestPath(root, "/sub/../index.html")).toEqual({ path: join(root, "index.html") });
+  });
+
+  it("does not follow links out of the root", async () => {
+    expect((await get(server, "/link.txt")).status).toBe(404);
+    expect((await get(server, "/up/secret.txt")).status).toBe(404);
+  });
+
+  it("shortens long URLs in the log", async () => {
+    await get(server, `/${"a".repeat(5000)}`);
+    const line = logged.find((entry) => entry.includes("(5001 characters)"));
+    expect(line).toBeDefined();
+    expect(line?.length).toBeLessThan(300);
   });
 
   it("answers 404 and 405 with the headers", async () => {
@@ -73,7 +91,7 @@ describe("demo server", () => {
     expect(post.status).toBe(405);
     expect(post.headers.allow).toBe("GET, HEAD");
 
-    expect(logged).toContain("demo server: 404 GET /missing.js: not found: /missing.js");
+    expect(logged).toContain("demo server: 404 GET /missing.js: not found");
     expect(logged).toContain("demo server: 405 POST /: method not allowed: only GET and HEAD are served");
   });
 

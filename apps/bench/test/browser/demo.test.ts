@@ -30,6 +30,18 @@ function softmax64(row: Float32Array, temperature: number): Float64Array {
   return out.map((value) => value / sum);
 }
 
+/** Reads row `row` of a `rows x 512` float32 file of the real data. */
+function realRow(file: string, row: number): Float32Array {
+  const classes = 512;
+  const bytes = readFileSync(join(APP_DIR, "data/stories260k", file));
+  return new Float32Array(bytes.buffer, bytes.byteOffset + row * classes * 4, classes).slice();
+}
+
+/** Relative difference |actual - expected| / |expected|. */
+function relativeError(actual: number, expected: number): number {
+  return Math.abs(actual - expected) / Math.abs(expected);
+}
+
 /** Reads the bars of the distribution plot as (token, probability) per series. */
 async function readDistribution(page: Page): Promise<{ teacher: [number, number][]; student: [number, number][] }> {
   const bars = await page.$$eval("#dist-chart rect[data-series]", (rects) =>
@@ -150,17 +162,32 @@ describe.skipIf(!chromiumFound)("demo page in Chromium", () => {
     // A higher temperature flattens the distribution, so its largest probability drops.
     expect(after.teacher[0][1]).toBeLessThan(before.teacher[0][1]);
 
-    // Every plotted probability matches a float64 softmax of the real logits.
-    const classes = 512;
+    // Every plotted probability, of both models, matches a float64 softmax of the real logits at T = 3.
     const row = sequence * 128 + position;
-    const teacherBytes = readFileSync(join(APP_DIR, "data/stories260k/teacher.f32"));
-    const logits = new Float32Array(teacherBytes.buffer, teacherBytes.byteOffset + row * classes * 4, classes).slice();
-    const expected = softmax64(logits, 3);
+    const expected = softmax64(realRow("teacher.f32", row), 3);
+    const expectedStudent = softmax64(realRow("student-q8.f32", row), 3);
     for (const [token, probability] of after.teacher) {
-      expect(Math.abs(probability - expected[token]), `token ${token}`).toBeLessThan(1e-6 * expected[token] + 1e-9);
+      expect(Math.abs(probability - expected[token]), `teacher token ${token}`).toBeLessThan(1e-6 * expected[token] + 1e-9);
+    }
+    for (const [token, probability] of after.student) {
+      expect(Math.abs(probability - expectedStudent[token]), `student token ${token}`).toBeLessThan(1e-6 * expectedStudent[token] + 1e-9);
     }
     const expectedOrder = Array.from(expected.keys()).sort((a, b) => expected[b] - expected[a]).slice(0, 20);
     expect(after.teacher.map(([token]) => token)).toEqual(expectedOrder);
+    expect(after.student.map(([token]) => token)).toEqual(expectedOrder);
+
+    // The entropy and KL of the position, and the per-position charts, follow the temperature too.
+    let entropy = 0;
+    let divergence = 0;
+    for (let c = 0; c < 512; c++) {
+      if (expected[c] > 0) entropy -= expected[c] * Math.log(expected[c]);
+      if (expected[c] > 0) divergence += expected[c] * (Math.log(expected[c]) - Math.log(expectedStudent[c]));
+    }
+    expect(relativeError(Number(await page.getAttribute("#position-stats", "data-entropy")), entropy)).toBeLessThan(1e-5);
+    expect(relativeError(Number(await page.getAttribute("#position-stats", "data-divergence")), divergence)).toBeLessThan(1e-2);
+    expect(await page.textContent("#position-stats")).toContain(`teacher entropy ${entropy.toFixed(4)} nats`);
+    expect(await page.getAttribute("#entropy-chart svg", "aria-label")).toBe("Teacher entropy per position at T = 3.00 (nats)");
+    expect(await page.getAttribute("#kl-chart svg", "aria-label")).toBe("KL(teacher ‖ student) per position at T = 3.00 (nats)");
 
     // axe-core checks the finished page, tables and charts included, against WCAG 2 A and AA.
     // page.evaluate runs outside the page's Content-Security-Policy, which blocks inline scripts.
@@ -194,12 +221,13 @@ describe.skipIf(!chromiumFound)("demo page in Chromium", () => {
     expect(await page.textContent("#real-status")).toContain("js backend");
     expect(await page.$$eval("#dist-chart rect[data-series=teacher]", (rects) => rects.length)).toBe(20);
 
+    // No shape ticked: only the real logits are timed.
     await checkOnly(page, "ops", ["softmax"]);
-    await checkOnly(page, "shapes", ["1x8"]);
-    await page.uncheck("#real");
+    await checkOnly(page, "shapes", []);
     await page.fill("#reps", "2");
     const rows = await runBenchmark(page);
     expect(rows.map((row) => row.backend)).toEqual(["js"]);
+    expect(await page.$$eval("#results tbody tr td:nth-child(2)", (cells) => cells.map((cell) => cell.textContent))).toEqual(["real"]);
     expect(rows[0].melemPerSec).toBeGreaterThan(0);
 
     await page.screenshot({ path: join(OUTPUT_DIR, "demo-page-no-wasm.png"), fullPage: true });
@@ -208,7 +236,8 @@ describe.skipIf(!chromiumFound)("demo page in Chromium", () => {
   }, 120_000);
 
   it("works from a static server without headers", async () => {
-    const page = await browser.newPage();
+    // A phone-sized viewport: the page must not scroll sideways.
+    const page = await browser.newPage({ viewport: { width: 375, height: 800 } });
     const pageErrors: string[] = [];
     page.on("pageerror", (error) => pageErrors.push(error.message));
 
@@ -221,6 +250,18 @@ describe.skipIf(!chromiumFound)("demo page in Chromium", () => {
     expect(await page.textContent("#support-threads")).toMatch(/^1 thread \(.*cross-origin isolated.*\)$/);
     expect(await page.isDisabled("#backends input[value=wasm-threads]")).toBe(true);
     expect(await page.textContent("#real-status")).toContain("wasm backend");
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+
+    // Stop ends a long run at once and leaves the form ready for the next one.
+    await checkOnly(page, "ops", ["klDivergenceWithGrad"]);
+    await checkOnly(page, "backends", ["js"]);
+    await page.fill("#extra-shapes", "64x1000000");
+    await page.click("#run");
+    await page.waitForFunction(() => /creating|\[1\/\d+\]/.test(document.querySelector("#progress-text")?.textContent ?? ""));
+    await page.click("#stop");
+    expect(await page.textContent("#progress-text")).toBe("Stopped before the end; no results.");
+    expect(await page.isDisabled("#run")).toBe(false);
+    expect(await page.isDisabled("#stop")).toBe(true);
     expect(pageErrors).toEqual([]);
     await page.close();
   }, 120_000);

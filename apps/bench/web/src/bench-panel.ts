@@ -38,9 +38,10 @@ function checkedValues(container: HTMLElement): string[] {
 /** Builds the CLI arguments of the form's selections, so that the CLI's parser checks them. */
 function formArguments(): string[] {
   const ops = checkedValues(byId("ops"));
+  // "8 x 50257", "8×50257" and "8X50257" all mean 8x50257; the CLI's parser checks the rest.
   const extra = byId<HTMLInputElement>("extra-shapes")
     .value.split(",")
-    .map((item) => item.trim().replace(/\s*[x×]\s*/, "x"))
+    .map((item) => item.replace(/\s+/g, "").replace(/[×X]/g, "x"))
     .filter((item) => item !== "");
   const shapes = [...new Set([...checkedValues(byId("shapes")), ...extra])];
   const backends = checkedValues(byId("backends"));
@@ -52,8 +53,7 @@ function formArguments(): string[] {
   }
 
   const argv = ["--ops", ops.join(","), "--backends", backends.join(","), "--reps", byId<HTMLInputElement>("reps").value];
-  // With no shape chosen, only the real logits run: an empty list would be a usage error.
-  argv.push("--shapes", shapes.length === 0 ? "1x8" : shapes.join(","));
+  argv.push(...(shapes.length === 0 ? ["--no-random"] : ["--shapes", shapes.join(",")]));
   if (backends.includes("wasm-threads")) argv.push("--threads", byId<HTMLInputElement>("threads").value);
   if (byId<HTMLInputElement>("quick").checked) argv.push("--quick");
   if (!byId<HTMLInputElement>("real").checked) argv.push("--no-real");
@@ -108,6 +108,7 @@ function showRecords(records: readonly BenchRecord[]): void {
 export function setUpBenchPanel(support: Support): void {
   const form = byId<HTMLFormElement>("bench-form");
   const runButton = byId<HTMLButtonElement>("run");
+  const stopButton = byId<HTMLButtonElement>("stop");
   const downloadButton = byId<HTMLButtonElement>("download");
   const formError = byId("form-error");
   const progress = byId<HTMLProgressElement>("progress");
@@ -133,15 +134,29 @@ export function setUpBenchPanel(support: Support): void {
   let report: JsonReport | null = null;
   let worker: Worker | null = null;
 
+  // Terminating the worker also stops the worker threads that its kits started.
   const finish = () => {
     worker?.terminate();
     worker = null;
     runButton.disabled = false;
+    stopButton.disabled = true;
   };
+
+  // A message about an earlier submit would be stale once the form changes.
+  form.addEventListener("input", () => {
+    formError.textContent = "";
+  });
+
+  stopButton.addEventListener("click", () => {
+    finish();
+    progressText.textContent = "Stopped before the end; no results.";
+  });
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     formError.textContent = "";
+    // One run at a time: a second submit, such as a scripted requestSubmit(), is ignored.
+    if (worker !== null) return;
 
     let argv: string[];
     let request: RunRequest;
@@ -156,6 +171,7 @@ export function setUpBenchPanel(support: Support): void {
     }
 
     runButton.disabled = true;
+    stopButton.disabled = false;
     downloadButton.disabled = true;
     log.replaceChildren();
     progress.value = 0;
@@ -175,9 +191,10 @@ export function setUpBenchPanel(support: Support): void {
         report = data.report;
         progress.value = 1;
         const failures = data.report.failures.length;
+        const timings = data.report.records.length;
         progressText.textContent =
-          `Done in ${data.report.totalSeconds.toFixed(1)} s: ${data.report.records.length} timings` +
-          (failures > 0 ? `, ${failures} failures (listed above)` : "") +
+          `Done in ${data.report.totalSeconds.toFixed(1)} s: ${timings} ${timings === 1 ? "timing" : "timings"}` +
+          (failures > 0 ? `, ${failures} ${failures === 1 ? "failure" : "failures"} (listed above)` : "") +
           ".";
         showRecords(data.report.records);
         downloadButton.disabled = false;

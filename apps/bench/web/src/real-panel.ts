@@ -11,13 +11,23 @@ import { drawGroupedColumns, drawLineChart } from "./charts.js";
 /** Tokens shown in the distribution plot. */
 const TOP_TOKENS = 20;
 
+/**
+ * KL values below this are shown as a bound. The float32 sums round each term to about 1e-7 of
+ * its size, so smaller values carry no correct digit.
+ */
+const KL_RESOLUTION = 1e-6;
+
 function byId<T extends HTMLElement>(id: string): T {
   const element = document.getElementById(id);
   if (element === null) throw new Error(`the page has no element with id "${id}"`);
   return element as T;
 }
 
-/** Indices of the `count` largest values, largest first. */
+/**
+ * Indices of the `count` largest values, largest first. The plot ranks tokens by logit, which
+ * orders them as softmax(z / T) does at every T, and still ranks them where float32
+ * probabilities underflow to 0.
+ */
 export function topIndices(values: Float32Array, count: number): number[] {
   return Array.from(values.keys())
     .sort((a, b) => values[b] - values[a] || a - b)
@@ -42,7 +52,10 @@ function showSummary(container: HTMLElement, kit: LogitKit, data: RealData): voi
     td.className = "num";
     td.textContent = format(stats[key]);
   }
-  container.replaceChildren(table);
+  const scroll = document.createElement("div");
+  scroll.className = "table-scroll";
+  scroll.append(table);
+  container.replaceChildren(scroll);
 }
 
 /** Sets up the panel, which computes with `kit` on the page's main thread. */
@@ -65,19 +78,20 @@ export function setUpRealPanel(kit: LogitKit, data: RealData): void {
 
   const drawSequenceCharts = () => {
     const position = Number(positionInput.value);
+    const temperature = Number(temperatureInput.value).toFixed(2);
     const select = (index: number) => {
       positionInput.value = String(index);
       update();
     };
     drawLineChart(byId("entropy-chart"), {
-      title: "Teacher entropy per position (nats)",
+      title: `Teacher entropy per position at T = ${temperature} (nats)`,
       yLabel: "position in the sequence (click to select)",
       values: entropies,
       marker: position,
       onSelect: select,
     });
     drawLineChart(byId("kl-chart"), {
-      title: "KL(teacher ‖ student) per position (nats)",
+      title: `KL(teacher ‖ student) per position at T = ${temperature} (nats)`,
       yLabel: "position in the sequence (click to select)",
       values: divergences,
       marker: position,
@@ -87,10 +101,11 @@ export function setUpRealPanel(kit: LogitKit, data: RealData): void {
 
   const computeSequence = () => {
     const sequence = Number(sequenceSelect.value);
+    const temperature = Number(temperatureInput.value);
     const teacher = sequenceRows(data.teacher, sequence);
     const student = sequenceRows(data.student, sequence);
-    entropies = kit.entropyOfLogits(teacher, { classes, reduction: "none" });
-    divergences = kit.klDivergence(teacher, student, { classes, reduction: "none" });
+    entropies = kit.entropyOfLogits(teacher, { classes, temperature, reduction: "none" });
+    divergences = kit.klDivergence(teacher, student, { classes, temperature, reduction: "none" });
   };
 
   const drawDistribution = () => {
@@ -103,17 +118,21 @@ export function setUpRealPanel(kit: LogitKit, data: RealData): void {
 
     const teacherProbs = kit.softmax(teacherRow, { classes, temperature });
     const studentProbs = kit.softmax(studentRow, { classes, temperature });
-    const top = topIndices(teacherProbs, TOP_TOKENS);
+    const top = topIndices(teacherRow, TOP_TOKENS);
     const label = data.labels[row];
 
     byId("position-value").textContent = String(position);
     byId("temperature-value").textContent = temperature.toFixed(2);
-    const entropy = kit.entropyOfLogits(teacherRow, { classes, temperature });
-    const divergence = kit.klDivergence(teacherRow, studentRow, { classes, temperature });
-    const nextToken = label === IGNORE_INDEX ? "none (last position)" : `token ${label}, teacher probability ${teacherProbs[label].toFixed(4)}`;
-    byId("position-stats").textContent =
+    const entropy = entropies[position];
+    const divergence = divergences[position];
+    const divergenceText = divergence < KL_RESOLUTION ? `below ${KL_RESOLUTION} nats (float32 rounding level)` : `${divergence.toExponential(3)} nats`;
+    const nextToken = label === IGNORE_INDEX ? "none (last position)" : `token ${label}, teacher probability ${teacherProbs[label].toPrecision(4)}`;
+    const stats = byId("position-stats");
+    stats.dataset.entropy = String(entropy);
+    stats.dataset.divergence = String(divergence);
+    stats.textContent =
       `Position ${position} at T = ${temperature.toFixed(2)}: teacher entropy ${entropy.toFixed(4)} nats, ` +
-      `KL(teacher ‖ student) ${divergence.toExponential(3)} nats. Next token in the text: ${nextToken}.`;
+      `KL(teacher ‖ student) ${divergenceText}. Next token in the text: ${nextToken}.`;
 
     const chart = byId("dist-chart");
     chart.dataset.temperature = temperature.toFixed(2);
@@ -139,7 +158,10 @@ export function setUpRealPanel(kit: LogitKit, data: RealData): void {
     update();
   });
   positionInput.addEventListener("input", update);
-  temperatureInput.addEventListener("input", drawDistribution);
+  temperatureInput.addEventListener("input", () => {
+    computeSequence();
+    update();
+  });
 
   // The page opens at the position where the two models disagree most, which shows more than
   // a near-uniform distribution would.

@@ -92,7 +92,9 @@ export function showSupport(list: HTMLElement, note: HTMLElement, support: Suppo
   );
 
   if (support.backend === "js") {
-    note.textContent = `loadLogitKit() fell back to the js backend: ${support.fallbackReason ?? "no reason given"}. The page works, with JavaScript kernels only.`;
+    // Browser messages may end with their own period.
+    const reason = (support.fallbackReason ?? "no reason given").replace(/\.+$/, "");
+    note.textContent = `loadLogitKit() fell back to the js backend: ${reason}. The page works, with JavaScript kernels only.`;
   } else if (support.threads < 2) {
     note.textContent = "The wasm backend runs on one thread here. Serve the page with the headers of `pnpm demo` (COOP same-origin, COEP require-corp) to time worker threads.";
   } else {
