@@ -69,7 +69,7 @@ interface ServerContext {
   log: (line: string) => void;
 }
 
-/** Answers a failed request with a text body and logs it with the method and URL. */
+/** Sends the text response of a failed request and logs the status, method and URL. */
 function fail(context: ServerContext, request: IncomingMessage, response: ServerResponse, status: number, message: string, extraHeaders = {}): void {
   const url = request.url ?? "";
   const loggedUrl = url.length > LOGGED_URL_LENGTH ? `${url.slice(0, LOGGED_URL_LENGTH)}... (${url.length} characters)` : url;

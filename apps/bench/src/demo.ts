@@ -40,7 +40,7 @@ function parsePort(text: string | undefined): number | null {
   return Number(text);
 }
 
-/** Parses the options; returns the help request or a usage error message instead when needed. */
+/** Parses the options. Returns "help" for a help request, and a usage error message for invalid options. */
 function parseDemoArgs(argv: readonly string[]): DemoOptions | "help" | { error: string } {
   const options: DemoOptions = { port: DEFAULT_PORT, portGiven: false, allowWasm: true, build: true };
 
@@ -68,7 +68,10 @@ function parseDemoArgs(argv: readonly string[]): DemoOptions | "help" | { error:
   return options;
 }
 
-/** Starts the server; a default port that is in use falls back to a free one, a chosen port does not. */
+/**
+ * Starts the server. A default port that is in use falls back to a free one, but a chosen port
+ * does not: the function then prints the error and returns null.
+ */
 async function listen(options: DemoOptions): Promise<DemoServer | null> {
   const headers = demoHeaders(options.allowWasm);
   try {
@@ -83,7 +86,7 @@ async function listen(options: DemoOptions): Promise<DemoServer | null> {
   }
 }
 
-/** Runs the command; returns the exit code of a failure, or null while the server runs. */
+/** Runs the command. Returns the exit code when it ends, or null when the server keeps running. */
 async function main(argv: readonly string[]): Promise<number | null> {
   const options = parseDemoArgs(argv);
   if (options === "help") {
