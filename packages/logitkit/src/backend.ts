@@ -23,6 +23,9 @@ export interface RowKernels {
   /** Terminates the backend's worker threads, if any; later calls run on the calling thread. */
   dispose(): void;
 
+  /** Why the worker threads stopped by themselves, such as after a stalled worker; else undefined. */
+  threadsStoppedReason?(): string | undefined;
+
   /** Whether `data` is a view of a block kept by `store` or `reserve` of this backend. */
   isStoredView(data: Float32Array): boolean;
 

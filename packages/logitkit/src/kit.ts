@@ -478,7 +478,8 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
       return kernels.threads();
     },
     get threadsReason() {
-      return startedThreads > 1 && kernels.threads() === 1 ? "dispose() stopped the worker threads" : threadsReason;
+      if (startedThreads === 1 || kernels.threads() > 1) return threadsReason;
+      return kernels.threadsStoppedReason?.() ?? "dispose() stopped the worker threads";
     },
     dispose: () => kernels.dispose(),
     upload: (logits, options) => upload(logits, options),

@@ -14,6 +14,9 @@
  *   A late thread whose task is over finds another tag and claims nothing, so it never runs a
  *   chunk with stale arguments.
  * - `done` counts finished chunks; the thread that finishes the last one wakes the caller.
+ * - Each finished chunk also stores the task's tag in its slot of the chunk flags, so that a
+ *   caller whose wait stalls can find the chunks that a stopped worker had claimed and never
+ *   finished, and run them itself.
  */
 
 /** Indices into the control block, sent to every worker. */
@@ -42,10 +45,16 @@ export interface ControlLayout {
   MAX_ARGS: number;
   /** Loads of a flag before a thread falls back to Atomics.wait (see the worker loop). */
   SPIN_LOOPS: number;
+  /** Byte offset of the Int32 chunk flags, one per chunk index below `MAX_CHUNKS`. */
+  FLAGS_OFFSET: number;
+  MAX_CHUNKS: number;
 }
 
-/** A function that runs every chunk it can claim of the published task with sequence `seq`. */
-export type ChunkRunner = (seq: number) => void;
+/**
+ * Runs every chunk it can claim of the published task with sequence `seq`. With `chunk`, runs
+ * that one chunk without claiming it, which the caller uses to take over a stopped worker's chunk.
+ */
+export type ChunkRunner = (seq: number, chunk?: number) => void;
 
 /**
  * Returns the chunk loop of one thread: it claims chunks of the task published under `seq`
@@ -61,9 +70,10 @@ export function createChunkRunner(
   const L = layout;
   const ints = new Int32Array(control, 0, L.INT_SLOTS);
   const numbers = new Float64Array(control, L.NUMBERS_OFFSET, 4 * L.MAX_ARGS);
+  const flags = new Int32Array(control, L.FLAGS_OFFSET, L.MAX_CHUNKS);
   const args: number[] = [];
 
-  return function runChunks(seq: number): void {
+  return function runChunks(seq: number, only?: number): void {
     const slot = seq & 1;
     const task = L.TASK + slot * L.TASK_INTS;
     const base = slot * 2 * L.MAX_ARGS;
@@ -77,10 +87,15 @@ export function createChunkRunner(
 
     const tag = seq & 0x7ffff;
     for (;;) {
-      const word = Atomics.load(ints, L.CLAIM);
-      const chunk = word & 0xfff;
-      if (word >>> 12 !== tag || chunk >= chunks) return;
-      if (Atomics.compareExchange(ints, L.CLAIM, word, word + 1) !== word) continue;
+      let chunk: number;
+      if (only === undefined) {
+        const word = Atomics.load(ints, L.CLAIM);
+        chunk = word & 0xfff;
+        if (word >>> 12 !== tag || chunk >= chunks) return;
+        if (Atomics.compareExchange(ints, L.CLAIM, word, word + 1) !== word) continue;
+      } else {
+        chunk = only;
+      }
 
       const first = chunk * chunkRows;
       for (let k = 0; k < argCount; k++) args[k] = numbers[base + k] + first * numbers[base + L.MAX_ARGS + k];
@@ -90,7 +105,9 @@ export function createChunkRunner(
       } catch {
         Atomics.store(ints, L.FAILED, 1);
       }
+      Atomics.store(flags, chunk, tag);
       if (Atomics.add(ints, L.DONE, 1) + 1 === chunks) Atomics.notify(ints, L.DONE);
+      if (only !== undefined) return;
     }
   };
 }

@@ -9,6 +9,12 @@ import { type ChunkRunner, type ControlLayout, createChunkRunner, workerSource }
 
 const MAX_ARGS = 12;
 
+/** The claim word keeps the chunk index in 12 bits. */
+const MAX_CHUNKS = 4095;
+
+/** Offset of the chunk flags, after the Int32 slots and the two task slots of Float64 numbers. */
+const FLAGS_OFFSET = 128 + 2 * 2 * MAX_ARGS * 8;
+
 const LAYOUT: ControlLayout = {
   SEQ: 0,
   CLAIM: 1,
@@ -27,14 +33,20 @@ const LAYOUT: ControlLayout = {
   NUMBERS_OFFSET: 128,
   MAX_ARGS,
   SPIN_LOOPS: 20000,
+  FLAGS_OFFSET,
+  MAX_CHUNKS,
 };
 
-/** Control block size: the Int32 slots, then two task slots of arguments and strides. */
-const CONTROL_BYTES = LAYOUT.NUMBERS_OFFSET + 2 * 2 * MAX_ARGS * 8;
+/** Control block size: the Int32 slots, two task slots of arguments and strides, the chunk flags. */
+const CONTROL_BYTES = FLAGS_OFFSET + 4 * MAX_CHUNKS;
 
-/** The claim word keeps the chunk index in 12 bits. */
-const MAX_CHUNKS = 4095;
-
+/**
+ * Time without any finished chunk after which the calling thread decides that a worker stopped
+ * (for example, terminated from outside) and runs the chunks it had claimed. One chunk takes
+ * well under a second at the pool's chunk sizes (64 MiB per task), so 10 s only passes when a
+ * worker is gone or the machine stalls every thread.
+ */
+const STALL_MS = 10_000;
 /**
  * Chunks per thread: more than one, so that a thread slowed by other processes on a shared
  * machine leaves its remaining rows to the others instead of holding up the call.
@@ -45,9 +57,13 @@ const CHUNKS_PER_THREAD = 4;
 const WAIT_MS = 1000;
 
 /** One worker, as far as the pool needs it in Node.js and in browsers. */
-interface PoolWorker {
+export interface PoolWorker {
   postMessage(message: unknown): void;
   terminate(): unknown;
+  /** Node.js: the `exit` event. */
+  once?(event: "exit", listener: (code: unknown) => void): unknown;
+  /** Browsers: the `error` event of a worker that failed. */
+  addEventListener?(type: "error", listener: (event: { message?: string }) => void): void;
 }
 
 /** A pool that runs row kernels on several threads; see the file comment. */
@@ -73,6 +89,26 @@ export interface ThreadPool {
 
   /** Stops and terminates the workers; later `run` calls throw. */
   dispose(): void;
+
+  /**
+   * Why the pool stopped itself, or undefined while it works. After a stall the pool finishes
+   * the call on the calling thread, terminates its workers and runs no further task.
+   */
+  readonly stoppedReason: string | undefined;
+}
+
+/** Options of `createThreadPool` for tests. */
+export interface ThreadPoolOptions {
+  /** Overrides `STALL_MS`. */
+  stallMs?: number;
+  /** Receives the started workers, so that a test can terminate one. */
+  onWorkers?: (workers: readonly PoolWorker[]) => void;
+  /**
+   * Makes the first task lose its first chunk, as if a worker had claimed it and died: the
+   * chunk is claimed, the workers are terminated, and only the stall takeover can run it. A
+   * terminate() from outside stops a worker before it claims, so tests cannot reach that case.
+   */
+  loseFirstChunkForTesting?: boolean;
 }
 
 /** Whether this thread may block in `Atomics.wait` (not a browser's main thread). */
@@ -160,10 +196,13 @@ export async function createThreadPool(
   memory: WebAssembly.Memory,
   kernelNames: readonly string[],
   kernels: ReadonlyArray<(...args: number[]) => unknown>,
+  options: ThreadPoolOptions = {},
 ): Promise<ThreadPool> {
+  const stallMs = options.stallMs ?? STALL_MS;
   const control = new SharedArrayBuffer(CONTROL_BYTES);
   const ints = new Int32Array(control, 0, LAYOUT.INT_SLOTS);
   const numbers = new Float64Array(control, LAYOUT.NUMBERS_OFFSET, 4 * MAX_ARGS);
+  const flags = new Int32Array(control, FLAGS_OFFSET, MAX_CHUNKS);
   const blocking = canBlock(ints);
 
   const init = { module, memory, control, layout: LAYOUT, kernelNames: [...kernelNames] };
@@ -178,18 +217,68 @@ export async function createThreadPool(
   const runChunks: ChunkRunner = createChunkRunner(control, LAYOUT, kernels);
   let seq = 0;
   let disposed = false;
+  let stoppedReason: string | undefined;
+  let loseChunk = options.loseFirstChunkForTesting === true;
 
   // Chunk count of the task started and not yet finished, else 0.
   let pending = 0;
 
+  /** Terminates the workers; `STOP` makes any that still run leave their loop. */
+  const stopWorkers = () => {
+    Atomics.store(ints, LAYOUT.STOP, 1);
+    Atomics.store(ints, LAYOUT.SEQ, (seq + 1) | 0);
+    Atomics.notify(ints, LAYOUT.SEQ);
+    for (const worker of workers) worker.terminate();
+  };
+
+  /**
+   * Runs on the calling thread every chunk of the task that no thread finished, then stops the
+   * pool. A worker that is only slow may still finish such a chunk, but it writes the same
+   * values to the same rows, because every chunk has its own rows and scratch.
+   * NOTE: such a worker could also write after the call has returned, into memory that a later
+   * call reuses, if it resumes between the stall and its termination. No test covers that race.
+   */
+  const takeOver = (chunks: number, stalledMs: number) => {
+    const tag = seq & 0x7ffff;
+    let taken = 0;
+    for (let chunk = 0; chunk < chunks; chunk++) {
+      if (Atomics.load(flags, chunk) === tag) continue;
+      runChunks(seq, chunk);
+      taken++;
+    }
+    stoppedReason =
+      `a worker thread finished no chunk for ${Math.round(stalledMs)} ms, so the calling thread ran the ${taken} ` +
+      "unfinished chunks of that call, stopped the thread pool and runs later calls alone";
+    stopWorkers();
+  };
+
+  // A worker that exits or fails while the pool runs leaves it short of a thread. Calls then still
+  // finish, because the calling thread claims every chunk left, but the pool stops and says why.
+  const onWorkerLost = (index: number, detail: string) => {
+    if (disposed || stoppedReason !== undefined) return;
+    stoppedReason = `worker thread ${index + 1} ${detail}, so the thread pool stopped and later calls run on the calling thread`;
+    stopWorkers();
+  };
+  workers.forEach((worker, index) => {
+    worker.once?.("exit", (code) => onWorkerLost(index, `exited with code ${String(code)}`));
+    worker.addEventListener?.("error", (event) => onWorkerLost(index, `failed: ${event.message ?? "unknown error"}`));
+  });
+  options.onWorkers?.(workers);
+
   const pool: ThreadPool = {
     threads,
+
+    get stoppedReason() {
+      return stoppedReason;
+    },
+
 
     run(kernel, args, strides, rowsArg, rows) {
       pool.start(kernel, args, strides, rowsArg, rows);
       pool.finish();
     },
 
+    // After a stall the workers are gone, so the calling thread claims every chunk in finish().
     start(kernel, args, strides, rowsArg, rows) {
       if (disposed) throw new Error("logitkit: the thread pool was disposed");
       if (pending !== 0) throw new Error("logitkit: a thread pool task started before the previous one finished");
@@ -213,9 +302,16 @@ export async function createThreadPool(
         numbers[base + k] = args[k];
         numbers[base + MAX_ARGS + k] = strides[k];
       }
+      // -1 is no task's tag, so every chunk of the new task starts unfinished.
+      flags.fill(-1, 0, chunks);
       Atomics.store(ints, LAYOUT.DONE, 0);
       Atomics.store(ints, LAYOUT.FAILED, 0);
       Atomics.store(ints, LAYOUT.CLAIM, (seq & 0x7ffff) << 12);
+      if (loseChunk) {
+        loseChunk = false;
+        stopWorkers();
+        Atomics.add(ints, LAYOUT.CLAIM, 1);
+      }
       Atomics.store(ints, LAYOUT.SEQ, seq);
       Atomics.notify(ints, LAYOUT.SEQ);
       pending = chunks;
@@ -228,10 +324,28 @@ export async function createThreadPool(
       runChunks(seq);
 
       // Chunks claimed by workers may still run. A browser's main thread cannot block, so it spins.
-      // NOTE: a worker terminated from outside while it runs a chunk leaves this loop waiting.
       let spin = 0;
+      let lastDone = -1;
+      let lastProgressMs = -1;
       for (let done = Atomics.load(ints, LAYOUT.DONE); done < chunks; done = Atomics.load(ints, LAYOUT.DONE)) {
-        if (blocking && ++spin > LAYOUT.SPIN_LOOPS) Atomics.wait(ints, LAYOUT.DONE, done, WAIT_MS);
+        const waits = blocking && ++spin > LAYOUT.SPIN_LOOPS;
+        if (waits) Atomics.wait(ints, LAYOUT.DONE, done, Math.min(WAIT_MS, stallMs));
+        else spin++;
+
+        // Progress restarts the stall clock. While spinning the clock is read every 1024 loads
+        // only, so that the loop stays cheap.
+        if (done !== lastDone) {
+          lastDone = done;
+          lastProgressMs = -1;
+          continue;
+        }
+        if (!waits && (spin & 1023) !== 0) continue;
+        const now = performance.now();
+        if (lastProgressMs < 0) lastProgressMs = now;
+        else if (now - lastProgressMs > stallMs) {
+          takeOver(chunks, now - lastProgressMs);
+          break;
+        }
       }
       if (Atomics.load(ints, LAYOUT.FAILED) !== 0) throw new Error("logitkit: a kernel failed on a worker thread");
     },
@@ -240,10 +354,7 @@ export async function createThreadPool(
       if (disposed) return;
       disposed = true;
       pending = 0;
-      Atomics.store(ints, LAYOUT.STOP, 1);
-      Atomics.store(ints, LAYOUT.SEQ, (seq + 1) | 0);
-      Atomics.notify(ints, LAYOUT.SEQ);
-      for (const worker of workers) worker.terminate();
+      stopWorkers();
     },
   };
   return pool;

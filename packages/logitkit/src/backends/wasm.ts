@@ -12,7 +12,7 @@
 import type { ProbsKind, RowKernels } from "../backend.js";
 import { kernelsWasmBase64, sharedKernelsWasmBase64 } from "../generated/kernels-wasm.js";
 import { bufferOf, byteOffsetOf, copyInto, lengthOf } from "../intrinsics.js";
-import { createThreadPool, type ThreadPool } from "./pool.js";
+import { createThreadPool, type ThreadPool, type ThreadPoolOptions } from "./pool.js";
 import { routeRowKernels } from "./route.js";
 
 /**
@@ -255,11 +255,11 @@ export interface LoadedWasmKernels {
  * With `threads` above 1 it starts a thread pool on the shared-memory build, and falls back to
  * one thread, with the reason, where shared memory or workers are not available.
  */
-export async function loadWasmKernels(threads = 1): Promise<LoadedWasmKernels> {
+export async function loadWasmKernels(threads = 1, poolOptions: ThreadPoolOptions = {}): Promise<LoadedWasmKernels> {
   let threadsReason: string | undefined;
   if (threads > 1) {
     try {
-      return { kernels: await loadSharedKernels(threads) };
+      return { kernels: await loadSharedKernels(threads, poolOptions) };
     } catch (error) {
       threadsReason = `the thread pool could not start, so one thread runs: ${(error as Error).message}`;
     }
@@ -270,7 +270,7 @@ export async function loadWasmKernels(threads = 1): Promise<LoadedWasmKernels> {
   return { kernels: createWasmKernels(instance.exports as unknown as KernelExports, null), threadsReason };
 }
 
-async function loadSharedKernels(threads: number): Promise<RowKernels> {
+async function loadSharedKernels(threads: number, poolOptions: ThreadPoolOptions): Promise<RowKernels> {
   if (typeof SharedArrayBuffer !== "function") {
     throw new Error(
       "SharedArrayBuffer is not available; browsers provide it only on cross-origin isolated pages " +
@@ -284,7 +284,7 @@ async function loadSharedKernels(threads: number): Promise<RowKernels> {
   const instance = await WebAssembly.instantiate(module, { env: { memory, abort } });
   const exports = instance.exports as unknown as KernelExports;
   const kernels = POOL_KERNELS.map((name) => exports[name] as (...args: number[]) => unknown);
-  const pool = await createThreadPool(threads, module, memory, POOL_KERNELS, kernels);
+  const pool = await createThreadPool(threads, module, memory, POOL_KERNELS, kernels, poolOptions);
 
   // Calls that stay on one thread run on a second instance with ordinary memory (see below).
   const plain = await WebAssembly.instantiate(await compileModule(false), { env: { abort } });
@@ -316,6 +316,9 @@ function withSerialCallsOnPlainMemory(shared: RowKernels, serial: RowKernels, th
 
 function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): RowKernels {
   let pool = threadPool;
+
+  // Why a pool that started has stopped by itself (see ThreadPool.stoppedReason).
+  let stoppedReason: string | undefined;
   const heapBase = align16(wasm.heap_base());
 
   // Views of the whole memory. Only `memory.grow` (in ensureMemory) replaces the buffer here,
@@ -536,6 +539,16 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
   const sliceScratchBytes = (threads: number, classes: number): number =>
     align16((sliceCount(threads, classes) + 1) * 4) + (sliceCount(threads, classes) + 1) * 8;
 
+  /**
+   * Forgets a pool that stopped itself after a stall, so that later calls plan for one thread.
+   * The call during which it stopped still completes: its remaining tasks run on this thread.
+   */
+  const dropStoppedPool = (): void => {
+    if (pool === null || pool.stoppedReason === undefined) return;
+    stoppedReason = pool.stoppedReason;
+    pool = null;
+  };
+
   /** Whether softmax-like calls of `rows` rows split each row's vocabulary across threads. */
   const splitsVocabulary = (rows: number, classes: number): boolean =>
     pool !== null && rows < pool.threads && classes >= SPLIT_MIN_CLASSES;
@@ -578,6 +591,7 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
     staged = false,
     scratchExtra = 0,
   ): void {
+    dropStoppedPool();
     let bytesPerRow = 0;
     let rowBytes = 0;
     let sharedBytes = 0;
@@ -741,6 +755,7 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
     invT: number,
     out: Float32Array,
   ): void {
+    dropStoppedPool();
     const buffers = [input(z, classes), output(out, kind === "logSumExp" ? 1 : classes)];
     if (splitsVocabulary(rows, classes)) {
       const scratchBytes = sliceScratchBytes(pool!.threads, classes);
@@ -753,7 +768,9 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
   return {
     name: "wasm",
 
-    threads: () => pool?.threads ?? 1,
+    threads: () => (pool === null || pool.stoppedReason !== undefined ? 1 : pool.threads),
+
+    threadsStoppedReason: () => pool?.stoppedReason ?? stoppedReason,
 
     dispose() {
       pool?.dispose();
