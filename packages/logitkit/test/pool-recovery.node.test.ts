@@ -18,7 +18,7 @@ function firstDifference(a: Float32Array, b: Float32Array): number {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 describe("thread pool after a worker dies", () => {
-  it("reports a worker that exits between calls", async () => {
+  it("restarts after a worker exits between calls", async () => {
     let workers: readonly PoolWorker[] = [];
     const kit = createKit((await loadWasmKernels(2, { onWorkers: (started) => (workers = started) })).kernels);
     const single = createKit((await loadWasmKernels()).kernels);
@@ -33,8 +33,30 @@ describe("thread pool after a worker dies", () => {
     expect(kit.threads).toBe(1);
     expect(kit.threadsReason).toMatch(/^worker thread 1 exited with code \d+, so the thread pool stopped/);
     expect(firstDifference(kit.softmax(handle, { classes }), single.softmax(logits, { classes }))).toBe(-1);
+
+    // New workers take over in the background; the handle stays valid across the restart.
+    await sleep(1000);
+    expect(kit.threads).toBe(2);
+    expect(kit.threadsReason).toBeUndefined();
+    expect(workers.length).toBe(1);
+    expect(firstDifference(kit.softmax(handle, { classes }), single.softmax(logits, { classes }))).toBe(-1);
     kit.dispose();
   });
+
+  it("gives up after three restarts", async () => {
+    let workers: readonly PoolWorker[] = [];
+    const kit = createKit((await loadWasmKernels(2, { onWorkers: (started) => (workers = started) })).kernels);
+
+    for (let death = 1; death <= 4; death++) {
+      workers[0].terminate();
+      await sleep(200);
+      expect(kit.threads, `after death ${death}`).toBe(1);
+      await sleep(800);
+      expect(kit.threads, `after the restart that follows death ${death}`).toBe(death <= 3 ? 2 : 1);
+    }
+    expect(kit.threadsReason).toMatch(/^worker thread 1 exited/);
+    kit.dispose();
+  }, 60_000);
 
   it("takes over the chunk of a worker that died inside a call", async () => {
     const kit = createKit((await loadWasmKernels(2, { stallMs: 300, loseFirstChunkForTesting: true })).kernels);
@@ -56,8 +78,13 @@ describe("thread pool after a worker dies", () => {
     expect(kit.threads).toBe(1);
     expect(kit.threadsReason).toMatch(/^a worker thread finished no chunk for \d+ ms, so the calling thread ran the 1 unfinished chunks/);
 
-    // Later calls run on the calling thread, with handles still valid.
+    // Later calls run on the calling thread, with handles still valid, until new workers start.
     expect(firstDifference(kit.softmax(handle, { classes }), single.softmax(logits, { classes }))).toBe(-1);
+    await sleep(1000);
+    expect(kit.threads).toBe(2);
+    const again = kit.crossEntropyWithGrad(handle, labels, { classes, reduction: "sum" });
+    expect(again.loss).toBe(expected.loss);
+    expect(firstDifference(again.grad, expected.grad)).toBe(-1);
     kit.dispose();
   });
 
@@ -85,9 +112,8 @@ describe("thread pool after a worker dies", () => {
       expect(firstDifference(result.grad, expected.grad)).toBe(-1);
       outcomes.push(kit.threadsReason?.startsWith("a worker thread finished no chunk") ? "stall" : "no stall");
 
-      // The next call runs on the calling thread and is still right.
+      // The next call is still right, on the calling thread or on restarted workers.
       await sleep(50);
-      expect(kit.threads).toBe(1);
       expect(firstDifference(kit.softmax(handle, { classes }), single.softmax(logits, { classes }))).toBe(-1);
       kit.dispose();
     }

@@ -285,11 +285,13 @@ async function loadSharedKernels(threads: number, poolOptions: ThreadPoolOptions
   const exports = instance.exports as unknown as KernelExports;
   const kernels = POOL_KERNELS.map((name) => exports[name] as (...args: number[]) => unknown);
   const pool = await createThreadPool(threads, module, memory, POOL_KERNELS, kernels, poolOptions);
+  const restartPool = () =>
+    createThreadPool(threads, module, memory, POOL_KERNELS, kernels, { ...poolOptions, loseFirstChunkForTesting: false });
 
   // Calls that stay on one thread run on a second instance with ordinary memory (see below).
   const plain = await WebAssembly.instantiate(await compileModule(false), { env: { abort } });
   const serial = createWasmKernels(plain.exports as unknown as KernelExports, null);
-  return withSerialCallsOnPlainMemory(createWasmKernels(exports, pool), serial, threads);
+  return withSerialCallsOnPlainMemory(createWasmKernels(exports, pool, restartPool), serial, threads);
 }
 
 /**
@@ -314,8 +316,13 @@ function withSerialCallsOnPlainMemory(shared: RowKernels, serial: RowKernels, th
   });
 }
 
-function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): RowKernels {
+/** Restarts of a pool that stopped by itself, per kit: a worker that keeps dying is left dead. */
+const MAX_POOL_RESTARTS = 3;
+
+function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, restartPool?: () => Promise<ThreadPool>): RowKernels {
   let pool = threadPool;
+  let disposed = false;
+  let restarts = 0;
 
   // Why a pool that started has stopped by itself (see ThreadPool.stoppedReason).
   let stoppedReason: string | undefined;
@@ -547,6 +554,23 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
     if (pool === null || pool.stoppedReason === undefined) return;
     stoppedReason = pool.stoppedReason;
     pool = null;
+    if (restartPool === undefined || restarts >= MAX_POOL_RESTARTS) return;
+
+    // New workers start in the background and take over between two calls, never inside one.
+    restarts++;
+    restartPool().then(
+      (restarted) => {
+        if (disposed) {
+          restarted.dispose();
+          return;
+        }
+        pool = restarted;
+        stoppedReason = undefined;
+      },
+      (error: unknown) => {
+        stoppedReason += `; restarting the pool failed: ${error instanceof Error ? error.message : String(error)}`;
+      },
+    );
   };
 
   /** Whether softmax-like calls of `rows` rows split each row's vocabulary across threads. */
@@ -768,11 +792,15 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null): 
   return {
     name: "wasm",
 
-    threads: () => (pool === null || pool.stoppedReason !== undefined ? 1 : pool.threads),
+    threads: () => {
+      dropStoppedPool();
+      return pool?.threads ?? 1;
+    },
 
     threadsStoppedReason: () => pool?.stoppedReason ?? stoppedReason,
 
     dispose() {
+      disposed = true;
       pool?.dispose();
       pool = null;
     },
