@@ -169,7 +169,8 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
   function resolveMatrix(fn: string, name: string, value: unknown): Float32Array {
     // A handle is never a typed array, so arrays skip the two lookups below.
     if (typedArrayKind(value) === "Float32Array") return checkFloat32(fn, name, value);
-    if (value instanceof Upload && uploads.has(value)) return uploadView(value, fn, name);
+    // WeakSet lookups run none of the caller's code, which instanceof would (a Proxy's trap).
+    if (uploads.has(value as Upload)) return uploadView(value as Upload, fn, name);
     if (value !== null && typeof value === "object" && allUploads.has(value)) {
       throw new TypeError(`${fn}: ${name} was made by another LogitKit object; upload it with this one.`);
     }
@@ -193,7 +194,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
    */
   function current(fn: string, name: string, value: unknown, checked: Float32Array, length: number): Float32Array {
     // checked is value itself only for an ordinary Float32Array, which is no upload.
-    if (value !== checked && value instanceof Upload && uploads.has(value)) return uploadView(value, fn, name);
+    if (value !== checked && uploads.has(value as Upload)) return uploadView(value as Upload, fn, name);
     if (lengthOf(checked) !== length) {
       throw new TypeError(`${fn}: ${name} was detached while the arguments were checked; pass a live array.`);
     }

@@ -14,10 +14,30 @@ export function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
   const kind = typedArrayKind(value);
   if (kind !== undefined) return `${kind}(${lengthOf(value as ArrayBufferView)})`;
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
-  if (Array.isArray(value)) return `Array(${value.length})`;
-  if (typeof value === "object") return value.constructor?.name === "Object" ? "a plain object" : `a ${value.constructor?.name ?? "object"}`;
+  if (typeof value === "object") return describeObject(value);
   return typeof value;
+}
+
+/**
+ * Names an object that is no typed array by its constructor, or an array by its length. Both
+ * reads can run the caller's code (a getter or a Proxy trap), and a revoked Proxy throws even
+ * in Array.isArray, so an exception there gives "an object": the error being built must come
+ * out, not the caller's.
+ */
+function describeObject(value: object): string {
+  try {
+    if (Array.isArray(value)) return `Array(${value.length})`;
+    const name = (value.constructor as { name?: unknown } | undefined)?.name;
+    if (name === "Object") return "a plain object";
+
+    // Only values without a typed array's internal slots get here, such as a Proxy of one.
+    if (typeof name === "string" && /^(Big)?(Int|Uint|Float)\d+(Clamped)?Array$/.test(name)) {
+      return `an object with constructor ${name} that is not a typed array (for example a Proxy)`;
+    }
+    return typeof name === "string" ? `a ${name}` : "an object";
+  } catch {
+    return "an object";
+  }
 }
 
 /** Every handle made by `upload` or `alloc`, of any kit, so that messages can name them. */
@@ -103,6 +123,17 @@ export function checkShape(fn: string, name: string, length: number, classes: un
   return length / classes;
 }
 
+/** Throws when `array`, whose intrinsic length is `length`, is a view of a detached buffer. */
+function checkNotDetached(fn: string, name: string, array: ArrayBufferView, length: number): void {
+  // A view of a detached buffer reports length 0; constructing a new view on it throws.
+  if (length !== 0) return;
+  try {
+    new Uint8Array(bufferOf(array), 0, 0);
+  } catch {
+    throw new TypeError(`${fn}: ${name} is backed by a detached ArrayBuffer (it was transferred); pass a live array.`);
+  }
+}
+
 /**
  * Returns `value` (a Float32Array by brand) in a form whose `length` is the real one. That is
  * the array itself when it is an ordinary Float32Array of this realm. A subclass, another
@@ -112,15 +143,7 @@ export function checkShape(fn: string, name: string, length: number, classes: un
 function usableFloat32(fn: string, name: string, value: unknown): Float32Array {
   const array = value as Float32Array;
   const length = lengthOf(array);
-
-  // A view of a detached buffer reports length 0; constructing a new view on it throws.
-  if (length === 0) {
-    try {
-      new Uint8Array(bufferOf(array), 0, 0);
-    } catch {
-      throw new TypeError(`${fn}: ${name} is backed by a detached ArrayBuffer (it was transferred); pass a live array.`);
-    }
-  }
+  checkNotDetached(fn, name, array, length);
   if (Object.getPrototypeOf(array) === Float32Array.prototype && !Object.hasOwn(array, "length")) return array;
   return new Float32Array(bufferOf(array), byteOffsetOf(array), length);
 }
@@ -193,14 +216,22 @@ export function checkNumber(
  */
 export const MIN_TEMPERATURE = 1e-30;
 
-/** Checks `options.temperature`: finite and >= MIN_TEMPERATURE, default 1. */
+/**
+ * Largest accepted temperature. The wasm kernels take 1 / T as a float32, which is 0 above
+ * about 7e44 and turns a masked (-Infinity) logit into NaN, and the distillation kernel scales
+ * its gradient by T^2 in float32, which overflows above about 1.8e19. 1e18 leaves a margin and
+ * is far above any useful temperature.
+ */
+export const MAX_TEMPERATURE = 1e18;
+
+/** Checks `options.temperature`: in [MIN_TEMPERATURE, MAX_TEMPERATURE], default 1. */
 export function checkTemperature(fn: string, value: unknown): number {
   // The early return skips building the range object on the common path.
   if (value === undefined) return 1;
   return checkNumber(fn, "temperature", value, 1, {
     min: MIN_TEMPERATURE,
-    max: Number.MAX_VALUE,
-    expected: "a finite number >= 1e-30",
+    max: MAX_TEMPERATURE,
+    expected: "a number in [1e-30, 1e18]",
   });
 }
 
@@ -233,6 +264,9 @@ export function checkIgnoreIndex(fn: string, value: unknown): number {
   return value;
 }
 
+/** Largest finite float32, 3.4028234663852886e38. */
+const FLOAT32_MAX = (2 - 2 ** -23) * 2 ** 127;
+
 /**
  * Checks an array of numbers (`Float32Array` or `number[]`) of a given length, all finite and
  * at least `min`. Returns a new `Float32Array` copy: each element is read exactly once.
@@ -245,8 +279,9 @@ export function checkFloatList(
   lengthMeaning: string,
   min = -Infinity,
 ): Float32Array {
-  const source = typedArrayKind(value) === "Float32Array" ? usableFloat32(fn, name, value) : value;
-  if (!(source instanceof Float32Array) && !Array.isArray(source)) {
+  const source = (typedArrayKind(value) === "Float32Array" ? usableFloat32(fn, name, value) : value) as ArrayLike<unknown>;
+  // The brand check, unlike instanceof, runs no Proxy trap and rejects a Proxy of a Float32Array.
+  if (typedArrayKind(source) !== "Float32Array" && !Array.isArray(source)) {
     throw new TypeError(`${fn}: ${name} must be a Float32Array or an array of numbers, got ${describe(value)}.`);
   }
   if (source.length !== length) {
@@ -258,9 +293,10 @@ export function checkFloatList(
     if (typeof v !== "number") {
       throw new TypeError(`${fn}: ${name}[${i}] must be a number, got ${describe(v)}.`);
     }
-    if (!Number.isFinite(v) || v < min) {
+    // The kernels read float32, where a finite number above about 3.4e38 rounds to Infinity.
+    if (!Number.isFinite(Math.fround(v)) || v < min) {
       const expected = min === -Infinity ? "finite" : `finite and >= ${min}`;
-      throw new RangeError(`${fn}: ${name}[${i}] must be ${expected}, got ${describe(v)}.`);
+      throw new RangeError(`${fn}: ${name}[${i}] must be ${expected} as a float32 (magnitude at most ${FLOAT32_MAX}), got ${describe(v)}.`);
     }
     copy[i] = v;
   }
@@ -288,6 +324,7 @@ export function checkLabels(
   // needs the intrinsic accessor.
   const labels = value as Labels;
   const length = kind === "Int32Array" ? lengthOf(value as ArrayBufferView) : labels.length;
+  if (kind === "Int32Array") checkNotDetached(fn, name, value as ArrayBufferView, length);
   if (length !== rows) {
     const hint = Array.isArray(value) && length === rows * classes && rows > 0
       ? " Probability targets must be a Float32Array, not an array."
