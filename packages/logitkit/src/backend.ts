@@ -23,7 +23,7 @@ export interface RowKernels {
   /** Terminates the backend's worker threads, if any; later calls run on the calling thread. */
   dispose(): void;
 
-  /** Why the worker threads stopped by themselves, such as after a stalled worker; else undefined. */
+  /** Reason why the worker threads stopped by themselves (such as a stalled worker), or undefined. */
   threadsStoppedReason?(): string | undefined;
 
   /** Whether `data` is a view of a block kept by `store` or `reserve` of this backend. */

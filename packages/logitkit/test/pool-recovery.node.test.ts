@@ -99,7 +99,7 @@ describe("thread pool after a worker dies", () => {
 
     // terminate() takes effect at the worker's next interrupt check. On this test's machines that
     // came before the worker claimed a chunk in every attempt, so the calling thread claimed them
-    // all; the test above covers a chunk lost inside a call. Either way the values must be right.
+    // all. The test above covers a chunk lost inside a call. Either way the values must be right.
     for (let attempt = 0; attempt < 4; attempt++) {
       let workers: readonly PoolWorker[] = [];
       const kit = createKit((await loadWasmKernels(2, { stallMs: 300, onWorkers: (started) => (workers = started) })).kernels);

@@ -91,7 +91,7 @@ export interface ThreadPool {
   dispose(): void;
 
   /**
-   * Why the pool stopped itself, or undefined while it works. After a stall the pool finishes
+   * Reason why the pool stopped itself, or undefined while it works. After a stall the pool finishes
    * the call on the calling thread, terminates its workers and runs no further task.
    */
   readonly stoppedReason: string | undefined;
@@ -253,7 +253,8 @@ export async function createThreadPool(
   };
 
   // A worker that exits or fails while the pool runs leaves it short of a thread. Calls then still
-  // finish, because the calling thread claims every chunk left, but the pool stops and says why.
+  // finish, because the calling thread claims every chunk left, but the pool stops and records
+  // the reason.
   const onWorkerLost = (index: number, detail: string) => {
     if (disposed || stoppedReason !== undefined) return;
     stoppedReason = `worker thread ${index + 1} ${detail}, so the thread pool stopped and later calls run on the calling thread`;

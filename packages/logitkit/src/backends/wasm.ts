@@ -324,7 +324,7 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
   let disposed = false;
   let restarts = 0;
 
-  // Why a pool that started has stopped by itself (see ThreadPool.stoppedReason).
+  // Reason why a pool that started has stopped by itself (see ThreadPool.stoppedReason).
   let stoppedReason: string | undefined;
   const heapBase = align16(wasm.heap_base());
 
