@@ -359,19 +359,24 @@ function log1p_minus_x(w: f64): f64 {
   return Math.log1p(w) - w;
 }
 
-/** Returns KL = v + (log1p(u + v) - (u + v)) from the sums S = sum e, U = sum e d, V = sum e h(d). */
-function kl_from_sums(sum: f64, linear: f64, excess: f64): f64 {
+/**
+ * Returns KL = v + m + (log1p(u + v + m) - (u + v + m)) from the sums S = sum e, U = sum e d,
+ * V = sum e h(d) over the classes with P > 0 and M = sum exp(x_q) over those with P = 0, whose
+ * Q mass still counts in Q's normalizer S + U + V + M.
+ */
+function kl_from_sums(sum: f64, linear: f64, excess: f64, missing: f64): f64 {
   const u = linear / sum;
   const v = excess / sum;
+  const m = missing / sum;
 
   // A class with P > 0 and Q = 0 makes v infinite (and u -Infinity): the divergence is infinite.
   if (v == Infinity) return Infinity;
-  return v + log1p_minus_x(u + v);
+  return v + m + log1p_minus_x(u + v + m);
 }
 
 /**
  * Returns D_KL(P ‖ Q) of one pair of rows by kl_from_sums, where P = softmax(p * invT) and
- * Q = softmax(q * invT); classes with P = 0 add nothing. When `gradRow` is not 0, it receives
+ * Q = softmax(q * invT); classes with P = 0 add only their Q mass. When `gradRow` is not 0, it receives
  * gradScale * invT * (Q - P), the gradient with respect to q scaled by gradScale.
  */
 // @ts-ignore: decorator
@@ -395,6 +400,9 @@ function kl_row(pr: usize, qr: usize, classes: i32, invT: f32, gradRow: usize, g
   let lin1 = lin0;
   let exc0 = lin0;
   let exc1 = lin0;
+  let mis0 = lin0;
+  let mis1 = lin0;
+  const zero = f32x4.splat(0);
   for (let i = 0; i < classes; i += 4) {
     const zp = load_lanes(pr, i, classes, -Infinity);
     const zq = load_lanes(qr, i, classes, -Infinity);
@@ -412,11 +420,21 @@ function kl_row(pr: usize, qr: usize, classes: i32, invT: f32, gradRow: usize, g
     exc0 = f64x2.add(exc0, widen_low(excess));
     exc1 = f64x2.add(exc1, widen_high(excess));
 
+    // Q mass of the classes with P = 0; padding lanes have eq = 0.
+    const missing = v128.bitselect(eq, zero, f32x4.eq(e, zero));
+    mis0 = f64x2.add(mis0, widen_low(missing));
+    mis1 = f64x2.add(mis1, widen_high(missing));
+
     if (gradRow != 0) {
       store_lanes(gradRow, i, classes, f32x4.mul(scale, f32x4.sub(f32x4.mul(eq, invSumQ), f32x4.mul(e, invSumP))));
     }
   }
-  return kl_from_sums(sum, sum_f64x2(f64x2.add(lin0, lin1)), sum_f64x2(f64x2.add(exc0, exc1)));
+  return kl_from_sums(
+    sum,
+    sum_f64x2(f64x2.add(lin0, lin1)),
+    sum_f64x2(f64x2.add(exc0, exc1)),
+    sum_f64x2(f64x2.add(mis0, mis1)),
+  );
 }
 
 /** D_KL(P ‖ Q) per row from logits (kl_row); gradient with respect to the q logits: (Q - P) / T. */

@@ -475,15 +475,18 @@ function log1pMinusX(w: number): number {
 }
 
 /**
- * Returns KL(P ‖ Q) from S = sum e, U = sum e d and V = sum e h(d), where e = exp(x_p) and
- * d = x_q - x_p: KL = v + (log1p(u + v) - (u + v)) with u = U / S, v = V / S. Unlike the sum
- * of P (log P - log Q), no step cancels, so a small KL between close P and Q stays accurate.
+ * Returns KL(P ‖ Q) from S = sum e, U = sum e d and V = sum e h(d) over the classes with P > 0,
+ * where e = exp(x_p) and d = x_q - x_p, and M = sum exp(x_q) over the classes with P = 0.
+ * Q's normalizer is S + U + V + M, so KL = -u + log(1 + u + v + m)
+ * = v + m + (log1p(u + v + m) - (u + v + m)) with u = U / S, v = V / S, m = M / S. Unlike the
+ * sum of P (log P - log Q), no step cancels, so a small KL between close P and Q stays accurate.
  */
-function klFromSums(sum: number, linear: number, excess: number): number {
+function klFromSums(sum: number, linear: number, excess: number, missing: number): number {
   const u = linear / sum;
   const v = excess / sum;
+  const m = missing / sum;
   if (v === Infinity) return Infinity;
-  return v + log1pMinusX(u + v);
+  return v + m + log1pMinusX(u + v + m);
 }
 
 /**
@@ -507,9 +510,10 @@ function klRow(
   const invSumQ = grad === null ? 0 : 1 / shiftedSum(qz, base, classes, qm, invT);
   const scale = gradScale * invT;
 
-  // Classes with P = 0 (e = 0) add nothing to either sum.
+  // Classes with P = 0 (e = 0) add no term, but their Q mass still counts in Q's normalizer.
   let linear = 0;
   let excess = 0;
+  let missing = 0;
   for (let i = base; i < end; i++) {
     const e = expNonPositive((pz[i] - pm) * invT);
     const eq = expNonPositive((qz[i] - qm) * invT);
@@ -517,10 +521,12 @@ function klRow(
     if (e !== 0) {
       linear += e * d;
       excess += klExcessTerm(e, d, eq);
+    } else {
+      missing += eq;
     }
     if (grad !== null) grad[i] = scale * (eq * invSumQ - e / sum);
   }
-  return klFromSums(sum, linear, excess);
+  return klFromSums(sum, linear, excess, missing);
 }
 
 function klLogitsRows(
