@@ -205,7 +205,9 @@ export function f32_cross_entropy_labels_rows(
     const wy: f64 = weight == 0 ? 1 : <f64>load<f32>(weight + (<usize>y << 2));
     const hardWeight = (1 - <f64>labelSmoothing) * wy;
     const xy = <f64>((load<f32>(zr + (<usize>y << 2)) - m) * invT);
-    let loss = hardWeight * (lse - xy);
+    // A label term of weight 0 (labelSmoothing 1, or w_y = 0) adds 0 even when the label is
+    // masked (0 * Infinity would be NaN). Multiplying lse still carries a NaN of the row.
+    let loss = hardWeight == 0 ? hardWeight * lse : hardWeight * (lse - xy);
     if (smoothing) loss += smoothPerClass * (lse * weightSum - weightedLogits);
     store<f64>(rowLoss + (<usize>r << 3), loss);
 
@@ -527,15 +529,21 @@ export function f32_js_divergence_rows(
       qh1 = f64x2.add(qh1, widen_high(qh));
       if (gradScale != 0) store_lanes(gr, i, classes, h);
     }
-    store<f64>(rowLoss + (<usize>r << 3), sum_f64x2(f64x2.add(loss0, loss1)));
+    const loss = sum_f64x2(f64x2.add(loss0, loss1));
+    store<f64>(rowLoss + (<usize>r << 3), loss);
 
     if (gradScale == 0) continue;
     const scale = f32x4.splat(load<f32>(gradScale + (<usize>r << 2)) * invT);
     const meanH = f32x4.splat(<f32>sum_f64x2(f64x2.add(qh0, qh1)));
+
+    // A NaN anywhere in the row makes the loss NaN, and then every gradient entry, masked
+    // classes of Q included, must be NaN too.
+    const nanRow = isNaN(loss);
     for (let i = 0; i < classes; i += 4) {
       const qi = exp_f32x4_rr2_p5(log_softmax_lanes(qr, i, classes, vqm, vt, vql));
       const h = load_lanes(gr, i, classes, 0);
-      store_lanes(gr, i, classes, where_nonzero(f32x4.mul(f32x4.mul(scale, qi), f32x4.sub(h, meanH)), qi));
+      const g = where_nonzero(f32x4.mul(f32x4.mul(scale, qi), f32x4.sub(h, meanH)), qi);
+      store_lanes(gr, i, classes, nanRow ? f32x4.splat(NaN) : g);
     }
   }
 }

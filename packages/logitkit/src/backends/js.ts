@@ -387,7 +387,9 @@ function crossEntropyLabelsRows(
     // loss = (1 - eps) w_y (L - x_y) + (eps / C) sum_c w_c (L - x_c).
     const wy = weight === null ? 1 : weight[y];
     const hardWeight = (1 - labelSmoothing) * wy;
-    let loss = hardWeight * (lse - (z[base + y] - m) * invT);
+    // A label term of weight 0 (labelSmoothing 1, or w_y = 0) adds 0 even when the label is
+    // masked (0 * Infinity would be NaN). Multiplying lse still carries a NaN of the row.
+    let loss = hardWeight === 0 ? hardWeight * lse : hardWeight * (lse - (z[base + y] - m) * invT);
     if (labelSmoothing !== 0) loss += smoothPerClass * (lse * weightSum - weightedLogits);
     rowLoss[r] = loss;
 
@@ -600,9 +602,13 @@ function jsDivergenceRows(
 
     if (gradScale === null || grad === null) continue;
     const scale = gradScale[r] * invT;
+
+    // A NaN anywhere in the row makes the loss NaN, and then every gradient entry, masked
+    // classes of Q included, must be NaN too.
+    const nanRow = Number.isNaN(loss);
     for (let i = base; i < end; i++) {
       const qi = expNonPositive((qz[i] - qm) * invT - ql);
-      grad[i] = qi === 0 ? 0 : scale * qi * (grad[i] - meanH);
+      grad[i] = nanRow ? NaN : qi === 0 ? 0 : scale * qi * (grad[i] - meanH);
     }
   }
 }
