@@ -131,3 +131,128 @@ export function worstRatio(actual: ArrayLike<number>, expected: ArrayLike<number
   }
   return worst;
 }
+
+// Reduced losses of whole matrices, as the README defines the reductions. Each returns the
+// per-row losses, the reduced loss, and `objective`: the scalar whose gradient the matching
+// `...WithGrad` function returns (the reduced loss, or sum_i gradOutput_i loss_i for `none`).
+
+export type Reduction64 = "none" | "sum" | "mean" | "batchmean";
+
+export interface Reduced64 {
+  rowLoss: number[];
+  /** The reduced loss; for `none` the plain sum of the rows. */
+  loss: number;
+  objective: number;
+}
+
+/** Reduces row losses: `mean` divides by `meanDivisor`, `batchmean` by the number of rows. */
+function reduceRows64(rowLoss: number[], reduction: Reduction64, meanDivisor: number, gradOutput?: number[]): Reduced64 {
+  const sum = rowLoss.reduce((s, v) => s + v, 0);
+  if (reduction === "none") {
+    const objective = rowLoss.reduce((s, v, i) => s + (gradOutput === undefined ? 1 : gradOutput[i]) * v, 0);
+    return { rowLoss, loss: sum, objective };
+  }
+  const loss = reduction === "sum" ? sum : reduction === "batchmean" ? sum / rowLoss.length : sum / meanDivisor;
+  return { rowLoss, loss, objective: loss };
+}
+
+export interface ReducedOptions64 {
+  temperature: number;
+  reduction: Reduction64;
+  gradOutput?: number[];
+}
+
+export function entropyOfLogitsReduced64(z: number[][], o: ReducedOptions64): Reduced64 {
+  const classes = z[0].length;
+  const rows = z.map((row) => entropyOfLogits64(row, o.temperature).loss);
+  return reduceRows64(rows, o.reduction, z.length * classes, o.gradOutput);
+}
+
+export interface CrossEntropyOptions64 extends ReducedOptions64 {
+  labelSmoothing: number;
+  weight?: number[];
+  ignoreIndex: number;
+}
+
+/** Cross-entropy with labels; ignored rows add nothing, and `mean` divides by the summed weight. */
+export function crossEntropyLabelsReduced64(z: number[][], labels: number[], o: CrossEntropyOptions64): Reduced64 {
+  let weightSum = 0;
+  const rows = z.map((row, i) => {
+    if (labels[i] === o.ignoreIndex) return 0;
+    weightSum += o.weight === undefined ? 1 : o.weight[labels[i]];
+    return crossEntropyLabel64(row, labels[i], o).loss;
+  });
+  return reduceRows64(rows, o.reduction, weightSum, o.gradOutput);
+}
+
+/** Cross-entropy with probability targets t: -sum_c w_c t'_c log q_c with t' = (1 - eps) t + eps / C. */
+export function crossEntropyTargetsReduced64(z: number[][], targets: number[][], o: CrossEntropyOptions64): Reduced64 {
+  const rows = z.map((row, i) => {
+    const C = row.length;
+    const logQ = logSoftmax64(row, o.temperature);
+    return -logQ.reduce((s, lq, c) => {
+      const t = ((1 - o.labelSmoothing) * targets[i][c] + o.labelSmoothing / C) * (o.weight === undefined ? 1 : o.weight[c]);
+      return s + (t === 0 ? 0 : t * lq);
+    }, 0);
+  });
+  return reduceRows64(rows, o.reduction, z.length, o.gradOutput);
+}
+
+export function klDivergenceReduced64(p: number[][], q: number[][], o: ReducedOptions64): Reduced64 {
+  const rows = p.map((row, i) => klLogits64(row, q[i], o.temperature).loss);
+  return reduceRows64(rows, o.reduction, p.length * p[0].length, o.gradOutput);
+}
+
+export function jsDivergenceReduced64(p: number[][], q: number[][], beta: number, o: ReducedOptions64): Reduced64 {
+  const rows = p.map((row, i) => jsDivergence64(row, q[i], beta, o.temperature));
+  return reduceRows64(rows, o.reduction, p.length * p[0].length, o.gradOutput);
+}
+
+export interface DistillationOptions64 {
+  temperature: number;
+  alpha: number;
+  labels?: number[];
+  ignoreIndex: number;
+}
+
+/**
+ * alpha T^2 KL(teacher_T ‖ student_T) + (1 - alpha) CE(student, label) averaged over the rows
+ * that are not ignored; without labels, T^2 KL averaged over every row.
+ */
+export function distillationReduced64(student: number[][], teacher: number[][], o: DistillationOptions64): Reduced64 {
+  const T2 = o.temperature * o.temperature;
+  let counted = 0;
+  const rows = student.map((row, i) => {
+    const soft = T2 * klLogits64(teacher[i], row, o.temperature).loss;
+    if (o.labels === undefined) {
+      counted++;
+      return soft;
+    }
+    if (o.labels[i] === o.ignoreIndex) return 0;
+    counted++;
+    return o.alpha * soft + (1 - o.alpha) * crossEntropyLabel64(row, o.labels[i]).loss;
+  });
+  return reduceRows64(rows, "mean", counted);
+}
+
+/**
+ * Central differences of `f` with respect to each element of the row-major matrix `x`, with a
+ * step of `h` in every coordinate. Coordinates that are -Infinity (masked) get 0.
+ */
+export function numericGradMatrix(f: (x: number[][]) => number, x: number[][], h: number): number[] {
+  const grad: number[] = [];
+  for (let r = 0; r < x.length; r++) {
+    for (let c = 0; c < x[r].length; c++) {
+      if (x[r][c] === -Infinity) {
+        grad.push(0);
+        continue;
+      }
+      const plus = x.map((row) => row.slice());
+      const minus = x.map((row) => row.slice());
+      plus[r][c] += h;
+      minus[r][c] -= h;
+      grad.push((f(plus) - f(minus)) / (2 * h));
+    }
+  }
+  return grad;
+}
