@@ -520,7 +520,10 @@ export function f32_js_divergence_rows(
       } else {
         const logM = log_f32x4(f32x4.add(f32x4.mul(vbeta, pi), f32x4.mul(valpha, qi)));
         h = where_nonzero(f32x4.mul(valpha, f32x4.sub(logQ, logM)), qi);
-        term = f32x4.add(where_nonzero(f32x4.mul(f32x4.mul(vbeta, pi), f32x4.sub(logP, logM)), pi), f32x4.mul(qi, h));
+        // The P term is masked by beta P, not P: with a tiny beta (such as a subnormal), beta P
+        // rounds to 0 where Q = 0, so M is 0 and the term would be 0 * Infinity.
+        const betaP = f32x4.mul(vbeta, pi);
+        term = f32x4.add(where_nonzero(f32x4.mul(betaP, f32x4.sub(logP, logM)), betaP), f32x4.mul(qi, h));
       }
       const qh = f32x4.mul(qi, h);
       loss0 = f64x2.add(loss0, widen_low(term));

@@ -230,7 +230,10 @@ export function distillationReduced64(student: number[][], teacher: number[][], 
     }
     if (o.labels[i] === o.ignoreIndex) return 0;
     counted++;
-    return o.alpha * soft + (1 - o.alpha) * crossEntropyLabel64(row, o.labels[i]).loss;
+    // A hard term of weight 0 (alpha 1) adds 0 even on a masked label, as documented for
+    // cross-entropy, but still carries a NaN of the row.
+    const hard = crossEntropyLabel64(row, o.labels[i]).loss;
+    return o.alpha * soft + (o.alpha === 1 ? (Number.isNaN(hard) ? NaN : 0) : (1 - o.alpha) * hard);
   });
   return reduceRows64(rows, "mean", counted);
 }
