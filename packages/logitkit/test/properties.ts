@@ -506,13 +506,20 @@ function entropyGradient(kit: LogitKit, c: Case): void {
   checkAgainstReference("entropyOfLogitsWithGrad", result, rowsOf(z, c.classes), (m) => entropyOfLogitsReduced64(m, o), c, TOLERANCE.entropyOfLogits);
 }
 
-function crossEntropyLabelsGradient(kit: LogitKit, c: Case): void {
-  // Ignored rows are not read, so they may be all masked, and here they are NaN as well.
-  const labels = labelsOf(c);
-  const z = maskedLogits(c, c.z, (r) => c.ignoredRows[r]);
-  for (let r = 0; r < c.rows; r++) if (c.ignoredRows[r] && c.maskedRows[r]) z.fill(NaN, r * c.classes, (r + 1) * c.classes);
+/** Options of the cross-entropy calls of case `c`, for the library and for the float64 reference. */
+function crossEntropyOptions(c: Case) {
+  return {
+    classes: c.classes,
+    temperature: c.temperature,
+    reduction: c.reduction,
+    labelSmoothing: c.labelSmoothing,
+    weight: weightOf(c),
+    ...gradOutputOption(c),
+  };
+}
 
-  const o = {
+function crossEntropyOptions64(c: Case) {
+  return {
     temperature: c.temperature,
     reduction: c.reduction,
     gradOutput: c.reduction === "none" ? c.gradOutput : undefined,
@@ -520,14 +527,16 @@ function crossEntropyLabelsGradient(kit: LogitKit, c: Case): void {
     weight: weight64(c),
     ignoreIndex: IGNORE_INDEX,
   };
-  const result = kit.crossEntropyWithGrad(z, labels, {
-    classes: c.classes,
-    temperature: c.temperature,
-    reduction: c.reduction,
-    labelSmoothing: c.labelSmoothing,
-    weight: weightOf(c),
-    ...gradOutputOption(c),
-  });
+}
+
+function crossEntropyLabelsGradient(kit: LogitKit, c: Case): void {
+  // Ignored rows are not read, so they may be all masked, and here they are NaN as well.
+  const labels = labelsOf(c);
+  const z = maskedLogits(c, c.z, (r) => c.ignoredRows[r]);
+  for (let r = 0; r < c.rows; r++) if (c.ignoredRows[r] && c.maskedRows[r]) z.fill(NaN, r * c.classes, (r + 1) * c.classes);
+
+  const o = crossEntropyOptions64(c);
+  const result = kit.crossEntropyWithGrad(z, labels, crossEntropyOptions(c));
   const labelList = Array.from(labels);
   checkAgainstReference(
     "crossEntropyWithGrad with labels",
@@ -542,22 +551,8 @@ function crossEntropyLabelsGradient(kit: LogitKit, c: Case): void {
 function crossEntropyTargetsGradient(kit: LogitKit, c: Case): void {
   const z = maskedLogits(c, c.z, () => false);
   const targets = kit.softmax(applyMask(c, c.p, c.pMasked, null), { classes: c.classes });
-  const o = {
-    temperature: c.temperature,
-    reduction: c.reduction,
-    gradOutput: c.reduction === "none" ? c.gradOutput : undefined,
-    labelSmoothing: c.labelSmoothing,
-    weight: weight64(c),
-    ignoreIndex: IGNORE_INDEX,
-  };
-  const result = kit.crossEntropyWithGrad(z, targets, {
-    classes: c.classes,
-    temperature: c.temperature,
-    reduction: c.reduction,
-    labelSmoothing: c.labelSmoothing,
-    weight: weightOf(c),
-    ...gradOutputOption(c),
-  });
+  const o = crossEntropyOptions64(c);
+  const result = kit.crossEntropyWithGrad(z, targets, crossEntropyOptions(c));
   const targetRows = rowsOf(targets, c.classes);
   checkAgainstReference(
     "crossEntropyWithGrad with targets",
