@@ -15,7 +15,9 @@ const RUNS = Number((IN_NODE ? process.env.PROPERTY_RUNS : undefined) ?? (IN_NOD
 // overrides it. Elsewhere every run draws a new seed, which fast-check prints on a failure.
 const CI = IN_NODE && (process.env.CI === "true" || process.env.CI === "1");
 const SEED_TEXT = IN_NODE ? process.env.PROPERTY_SEED : undefined;
-const SEED = SEED_TEXT !== undefined ? Number(SEED_TEXT) : CI ? 20261205 : undefined;
+let SEED: number | undefined;
+if (SEED_TEXT !== undefined) SEED = Number(SEED_TEXT);
+else if (CI) SEED = 20261205;
 
 // `wasm` is the raw SIMD kernels: loadLogitKit's wasm backend sends inputs of at most 64
 // logits to the js kernels, and most cases here are smaller. backends.test.ts checks that

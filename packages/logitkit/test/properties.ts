@@ -92,8 +92,8 @@ export interface Case {
   /** Rows whose label becomes ignoreIndex. */
   ignoredRows: boolean[];
   /**
-   * Class weights in [0.05, 3]. A zero weight on a masked label gives 0 * Infinity, NaN in the
-   * backends as in PyTorch, which the README does not specify.
+   * Class weights in [0.05, 3]. Zero weights, whose label term adds 0 even on a masked label,
+   * have their own test in nonfinite-rows.test.ts.
    */
   weight: number[] | undefined;
   labelSmoothing: number;
