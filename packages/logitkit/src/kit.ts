@@ -19,6 +19,7 @@ import {
   checkShape,
   checkTemperature,
   handles,
+  checkLabelSmoothing,
   checkUnit,
   describe,
 } from "./validate.js";
@@ -336,7 +337,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
     const classes = o.classes as number;
     const reduction = checkReduction(fn, o.reduction, "mean", ALL_REDUCTIONS);
     const temperature = checkTemperature(fn, o.temperature);
-    const labelSmoothing = checkUnit(fn, "labelSmoothing", o.labelSmoothing, 0);
+    const labelSmoothing = checkLabelSmoothing(fn, o.labelSmoothing);
     const ignoreIndex = checkIgnoreIndex(fn, o.ignoreIndex);
     const weight =
       o.weight === undefined

@@ -241,6 +241,22 @@ export function checkUnit(fn: string, name: string, value: unknown, fallback: nu
   return checkNumber(fn, name, value, fallback, { min: 0, max: 1, expected: "a number in [0, 1]" });
 }
 
+/** Smallest nonzero label smoothing; see checkLabelSmoothing. */
+export const MIN_LABEL_SMOOTHING = 1e-30;
+
+/**
+ * Checks `options.labelSmoothing`: 0, or a number in [1e-30, 1]. A smaller positive value would
+ * make eps / C underflow in the float32 kernels, so the smoothing mass on masked classes (which
+ * makes the loss +Infinity) would vanish on one path and not on another.
+ */
+export function checkLabelSmoothing(fn: string, value: unknown): number {
+  const smoothing = checkUnit(fn, "labelSmoothing", value, 0);
+  if (smoothing > 0 && smoothing < MIN_LABEL_SMOOTHING) {
+    throw new RangeError(`${fn}: options.labelSmoothing must be 0 or a number in [1e-30, 1], got ${smoothing}.`);
+  }
+  return smoothing;
+}
+
 /** Checks `options.reduction` against the reductions the operation accepts. */
 export function checkReduction(fn: string, value: unknown, fallback: Reduction, allowed: readonly Reduction[]): Reduction {
   if (value === undefined) return fallback;

@@ -63,3 +63,18 @@ describe.each([
     expect(grad.subarray(CLASSES).every(Number.isFinite)).toBe(true);
   });
 });
+
+describe("labelSmoothing below 1e-30", () => {
+  it("is rejected on every backend", async () => {
+    for (const kit of [await loadLogitKit({ backend: "js" }), await loadLogitKit({ backend: "wasm" })]) {
+      const z = logits();
+      expect(() => kit.crossEntropy(z, new Int32Array([0, 1]), { classes: CLASSES, labelSmoothing: 1e-45 })).toThrow(RangeError);
+      expect(() => kit.crossEntropy(z, new Int32Array([0, 1]), { classes: CLASSES, labelSmoothing: 1e-45 })).toThrow(
+        "crossEntropy: options.labelSmoothing must be 0 or a number in [1e-30, 1], got 1e-45.",
+      );
+
+      // The smallest accepted value puts mass on the masked class, so the loss is +Infinity.
+      expect(kit.crossEntropy(z, new Int32Array([0, 1]), { classes: CLASSES, labelSmoothing: 1e-30, reduction: "none" })[0]).toBe(Infinity);
+    }
+  });
+});

@@ -185,7 +185,8 @@ export function caseArbitrary(): fc.Arbitrary<Case> {
           labels: r.labels,
           ignoredRows: r.ignoredRows,
           weight: r.weight ?? undefined,
-          labelSmoothing: Math.fround(r.labelSmoothing),
+          // Smoothing below 1e-30 is rejected by the library (see checkLabelSmoothing).
+          labelSmoothing: Math.fround(r.labelSmoothing) < 1e-30 ? 0 : Math.fround(r.labelSmoothing),
           reduction: r.reduction,
           gradOutput: r.gradOutput.map(Math.fround),
           beta: Math.fround(r.beta),
