@@ -26,6 +26,7 @@ import {
   type BackendTiming,
   type TimingConfig,
 } from "./timing.js";
+import { errorMessage } from "./error-message.js";
 
 /** Standard deviation of the random logits, about that of LLM next-token logits. */
 export const RANDOM_LOGIT_STD = 3;
@@ -39,7 +40,7 @@ export function backendLoader(load: (options?: LoadOptions) => Promise<LogitKit>
 }
 
 /**
- * What a run needs from its platform: the CLI reads files and may load the peer libraries, and
+ * Platform services of a run. The CLI reads the data files and may load the peer libraries, and
  * the web page fetches the data and has no peers.
  */
 export interface BenchEnvironment {
@@ -97,10 +98,6 @@ export function randomInput(shape: Shape, seed: number): OpInput {
     second: randomLogits(shape.rows, shape.classes, random, RANDOM_LOGIT_STD),
     labels: randomLabels(shape.rows, shape.classes, random),
   };
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Loads every requested backend; a backend that fails or that resolves to another backend is reported and skipped. */

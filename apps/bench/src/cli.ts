@@ -10,6 +10,7 @@ import { nodeEnvironment } from "./node-environment.js";
 import { Progress } from "./progress.js";
 import { formatDiffTable, formatRecordsTable, formatStatsTable, type JsonReport } from "./report.js";
 import { defaultJsonPath, machineInfo, prepareJsonPath, writeJsonReport } from "./report-file.js";
+import { errorMessage } from "./error-message.js";
 
 type LoadLogitKit = (options?: LoadOptions) => Promise<LogitKit>;
 
@@ -61,7 +62,7 @@ async function main(argv: readonly string[]): Promise<number> {
     loadLogitKit = await importLibrary();
   } catch (error) {
     process.stderr.write(
-      `error: the logitkit package failed to import (${error instanceof Error ? error.message : String(error)}).\n` +
+      `error: the logitkit package failed to import (${errorMessage(error)}).\n` +
         "Build it first: run `pnpm bench` from the repository root, which builds it, or `pnpm build` there.\n",
     );
     return 1;
@@ -157,7 +158,7 @@ async function main(argv: readonly string[]): Promise<number> {
     writeJsonReport(jsonPath, report);
     out.push(`JSON results: ${jsonPath}`);
   } catch (error) {
-    process.stderr.write(`error: writing the JSON results to ${jsonPath} failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`error: writing the JSON results to ${jsonPath} failed: ${errorMessage(error)}\n`);
     exitCode = 1;
   }
   out.push(`Total time: ${totalSeconds.toFixed(1)} s`);

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "vite";
 import { demoHeaders } from "./demo-headers.js";
 import { startDemoServer, type DemoServer } from "./demo-server.js";
+import { errorMessage } from "./error-message.js";
 
 const DEFAULT_PORT = 4173;
 const APP_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -122,6 +123,6 @@ try {
   const exitCode = await main(process.argv.slice(2));
   if (exitCode !== null) process.exitCode = exitCode;
 } catch (error) {
-  process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`error: ${errorMessage(error)}\n`);
   process.exitCode = 1;
 }

@@ -13,6 +13,7 @@ import type { AsyncTimedFunction } from "../timing.js";
 import { buildSoftmaxModel, type OnnxSoftmaxOp } from "./onnx.js";
 import { plainCrossEntropy, plainLogSoftmax, plainSoftmax } from "./plainjs.js";
 import { IGNORE_INDEX } from "../data.js";
+import { errorMessage } from "../error-message.js";
 
 /** Peer names, used as the `backend` of their records. */
 export const PEER_NAMES = ["plainjs", "tfjs-wasm", "tfjs-cpu", "onnxruntime-web"] as const;
@@ -240,10 +241,6 @@ async function createOrtPeer(): Promise<{ peer: Peer; detail: string }> {
     },
   };
   return { peer, detail: `onnxruntime-web ${ort.env.versions.web}, wasm execution provider, 1 thread, awaited session.run` };
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Loads one peer and returns it with a short description of its configuration. */

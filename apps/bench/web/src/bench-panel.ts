@@ -8,16 +8,12 @@ import { formatMs, formatRatio, jsonReportText, type BenchRecord, type JsonRepor
 import { drawGroupedBars } from "./charts.js";
 import type { RunRequest, WorkerMessage } from "./messages.js";
 import { defaultThreads, type Support } from "./support.js";
+import { byId } from "./dom.js";
+import { errorMessage } from "../../src/error-message.js";
 
 /** Selections of a fresh page, which ran in 13 s on a 2-core virtual machine without threads. */
 const DEFAULT_PAGE_OPS = ["softmax", "logSoftmax", "crossEntropyWithGrad", "klDivergenceWithGrad"];
 const DEFAULT_PAGE_SHAPES = ["8x50257", "64x32000", "1x8"];
-
-function byId<T extends HTMLElement>(id: string): T {
-  const element = document.getElementById(id);
-  if (element === null) throw new Error(`the page has no element with id "${id}"`);
-  return element as T;
-}
 
 function addCheckbox(container: HTMLElement, name: string, value: string, checked: boolean, text = value): HTMLInputElement {
   const label = document.createElement("label");
@@ -166,7 +162,7 @@ export function setUpBenchPanel(support: Support): void {
       if (parsed.help) throw new Error("unexpected help request");
       request = { type: "run", options: parsed.options, command: ["pnpm", "bench", ...argv].join(" ") };
     } catch (error) {
-      formError.textContent = `Cannot run: ${error instanceof Error ? error.message : String(error)}`;
+      formError.textContent = `Cannot run: ${errorMessage(error)}`;
       return;
     }
 

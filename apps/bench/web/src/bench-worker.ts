@@ -9,6 +9,7 @@ import type { ProgressReporter } from "../../src/progress.js";
 import type { JsonReport, MachineInfo } from "../../src/report.js";
 import { fetchRealData } from "./fetch-data.js";
 import type { RunRequest, WorkerMessage } from "./messages.js";
+import { errorMessage } from "../../src/error-message.js";
 
 function post(message: WorkerMessage): void {
   self.postMessage(message);
@@ -73,6 +74,6 @@ async function run(request: RunRequest): Promise<void> {
 self.onmessage = (event: MessageEvent<RunRequest>) => {
   if (event.data?.type !== "run") return;
   run(event.data).catch((error: unknown) => {
-    post({ type: "error", message: error instanceof Error ? error.message : String(error) });
+    post({ type: "error", message: errorMessage(error) });
   });
 };

@@ -8,16 +8,8 @@ import { setUpBenchPanel } from "./bench-panel.js";
 import { fetchRealData } from "./fetch-data.js";
 import { setUpRealPanel } from "./real-panel.js";
 import { checkSupport, showSupport } from "./support.js";
-
-function byId(id: string): HTMLElement {
-  const element = document.getElementById(id);
-  if (element === null) throw new Error(`the page has no element with id "${id}"`);
-  return element;
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+import { errorMessage } from "../../src/error-message.js";
+import { byId } from "./dom.js";
 
 async function start(): Promise<void> {
   const support = await checkSupport();

@@ -7,6 +7,7 @@ import { IGNORE_INDEX, type RealData } from "../../src/real-data.js";
 import { STAT_LABELS } from "../../src/report.js";
 import { computeRealStats } from "../../src/stats.js";
 import { drawGroupedColumns, drawLineChart } from "./charts.js";
+import { byId } from "./dom.js";
 
 /** Tokens shown in the distribution plot. */
 const TOP_TOKENS = 20;
@@ -16,12 +17,6 @@ const TOP_TOKENS = 20;
  * its size, so smaller values carry no correct digit.
  */
 const KL_RESOLUTION = 1e-6;
-
-function byId<T extends HTMLElement>(id: string): T {
-  const element = document.getElementById(id);
-  if (element === null) throw new Error(`the page has no element with id "${id}"`);
-  return element as T;
-}
 
 /**
  * Indices of the `count` largest values, largest first. The plot ranks tokens by logit, which

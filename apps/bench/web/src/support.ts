@@ -3,6 +3,7 @@
  * `loadLogitKit` chose here.
  */
 import { loadLogitKit } from "logitkit";
+import { errorMessage } from "../../src/error-message.js";
 
 /** Smallest module that uses a SIMD instruction: a function that returns i8x16.splat(0). */
 const SIMD_MODULE = new Uint8Array([
@@ -26,10 +27,6 @@ export interface Support {
   fallbackReason: string | undefined;
   threads: number;
   threadsReason: string | undefined;
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Threads requested for the check and offered by default in the benchmark form. */
