@@ -5,14 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadLogitKit, type LogitKit } from "../src/index.js";
-import { randomNormal } from "./reference.js";
-
-/** First index where two arrays differ, or -1 when they are identical bit for bit. */
-function firstDifference(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return 0;
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
-  return -1;
-}
+import { firstDifference, randomNormal } from "./reference.js";
 
 /** Resolves after a macrotask, so that other tasks run in between. */
 const yieldToOthers = () => new Promise<void>((resolve) => setTimeout(resolve, 0));

@@ -6,14 +6,7 @@ import { describe, expect, it } from "vitest";
 import { loadWasmKernels } from "../src/backends/wasm.js";
 import type { PoolWorker } from "../src/backends/pool.js";
 import { createKit } from "../src/kit.js";
-import { randomNormal } from "./reference.js";
-
-/** First index where two arrays differ, or -1 when they are identical bit for bit. */
-function firstDifference(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return 0;
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
-  return -1;
-}
+import { firstDifference, randomNormal } from "./reference.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -122,6 +122,16 @@ export function randomNormal(n: number, seed: number, std = 1): Float32Array {
   return out;
 }
 
+/**
+ * Returns the first index where two arrays differ bit for bit (Object.is, so NaN equals NaN and
+ * 0 differs from -0), 0 when their lengths differ, and -1 when they are identical.
+ */
+export function firstDifference(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return 0;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
+  return -1;
+}
+
 /** Largest |a - b| / (atol + rtol |b|) over the arrays; <= 1 means within tolerance. */
 export function worstRatio(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number): number {
   let worst = 0;
@@ -152,7 +162,9 @@ function reduceRows64(rowLoss: number[], reduction: Reduction64, meanDivisor: nu
     const objective = rowLoss.reduce((s, v, i) => s + (gradOutput === undefined ? 1 : gradOutput[i]) * v, 0);
     return { rowLoss, loss: sum, objective };
   }
-  const loss = reduction === "sum" ? sum : reduction === "batchmean" ? sum / rowLoss.length : sum / meanDivisor;
+  let loss = sum / meanDivisor;
+  if (reduction === "sum") loss = sum;
+  else if (reduction === "batchmean") loss = sum / rowLoss.length;
   return { rowLoss, loss, objective: loss };
 }
 
@@ -233,7 +245,8 @@ export function distillationReduced64(student: number[][], teacher: number[][], 
     // A hard term of weight 0 (alpha 1) adds 0 even on a masked label, as documented for
     // cross-entropy, but still carries a NaN of the row.
     const hard = crossEntropyLabel64(row, o.labels[i]).loss;
-    return o.alpha * soft + (o.alpha === 1 ? (Number.isNaN(hard) ? NaN : 0) : (1 - o.alpha) * hard);
+    if (o.alpha !== 1) return o.alpha * soft + (1 - o.alpha) * hard;
+    return soft + (Number.isNaN(hard) ? NaN : 0);
   });
   return reduceRows64(rows, "mean", counted);
 }

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadLogitKit, type LogitKit } from "../src/index.js";
+import { firstDifference } from "./reference.js";
 
 /** Seeded logits with standard deviation about 3, as the benchmark uses. */
 function logits(length: number, seed: number): Float32Array {
@@ -38,8 +39,7 @@ function maxRelativeDifference(a: ArrayLike<number>, b: ArrayLike<number>, floor
 function expectIdentical(actual: unknown, expected: unknown): void {
   if (actual instanceof Float32Array && expected instanceof Float32Array) {
     expect(actual.length).toBe(expected.length);
-    let mismatch = -1;
-    for (let i = 0; i < actual.length && mismatch < 0; i++) if (!Object.is(actual[i], expected[i])) mismatch = i;
+    const mismatch = firstDifference(actual, expected);
     expect(mismatch === -1 ? "identical" : `index ${mismatch}: ${actual[mismatch]} vs ${expected[mismatch]}`).toBe("identical");
     return;
   }
