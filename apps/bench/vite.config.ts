@@ -3,8 +3,9 @@ import { defineConfig } from "vite";
 import { demoHeaders } from "./src/demo-headers.js";
 
 // The page lives in web/ and builds into dist/. A relative base lets dist/ work from any folder
-// of any static server; the worker threads then need the server to send the headers of
+// of any static server. The worker threads then need the server to send the headers of
 // src/demo-headers.ts, as `pnpm demo` does.
+//
 // Vite's dev server injects the CSS as inline <style> elements, so only it allows inline styles.
 // The built page links its CSS and keeps the strict policy.
 const headers = demoHeaders();

@@ -1,6 +1,6 @@
 /**
  * Inputs larger than 1 GiB on the wasm backend, and a row too large for wasm32 memory. Node.js
- * only: the test holds 2.4 GB of arrays and a 2 GiB row, more than a browser tab is given.
+ * only: the test keeps 2.4 GB of arrays and a 2 GiB row, more than a browser tab is given.
  */
 import { describe, expect, it } from "vitest";
 import { loadWasmKernels } from "../src/backends/wasm.js";

@@ -677,7 +677,9 @@ function maskedClasses(kit: LogitKit, c: Case): void {
     const target = (k === labels[r] ? 1 - eps : 0) + eps / classes;
     if (target === 0) return null;
     const w = weight === undefined ? 1 : weight[k];
-    const scale = reduction === "none" ? c.gradOutput[r] : reduction === "batchmean" ? 1 / c.rows : 1;
+    let scale = 1;
+    if (reduction === "none") scale = c.gradOutput[r];
+    else if (reduction === "batchmean") scale = 1 / c.rows;
     return (-target * w * scale) / temperature;
   });
   if (reduction === "none") {

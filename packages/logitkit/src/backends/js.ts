@@ -608,7 +608,8 @@ function jsDivergenceRows(
     const nanRow = Number.isNaN(loss);
     for (let i = base; i < end; i++) {
       const qi = expNonPositive((qz[i] - qm) * invT - ql);
-      grad[i] = nanRow ? NaN : qi === 0 ? 0 : scale * qi * (grad[i] - meanH);
+      if (nanRow) grad[i] = NaN;
+      else grad[i] = qi === 0 ? 0 : scale * qi * (grad[i] - meanH);
     }
   }
 }

@@ -240,14 +240,14 @@ export async function createThreadPool(
    */
   const takeOver = (chunks: number, stalledMs: number) => {
     const tag = seq & 0x7ffff;
-    let taken = 0;
+    let unfinished = 0;
     for (let chunk = 0; chunk < chunks; chunk++) {
       if (Atomics.load(flags, chunk) === tag) continue;
       runChunks(seq, chunk);
-      taken++;
+      unfinished++;
     }
     stoppedReason =
-      `a worker thread finished no chunk for ${Math.round(stalledMs)} ms, so the calling thread ran the ${taken} ` +
+      `a worker thread finished no chunk for ${Math.round(stalledMs)} ms, so the calling thread ran the ${unfinished} ` +
       "unfinished chunks of that call, stopped the thread pool and runs later calls alone";
     stopWorkers();
   };
