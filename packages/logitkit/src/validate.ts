@@ -124,7 +124,7 @@ export function checkShape(fn: string, name: string, length: number, classes: un
 }
 
 /** Throws when `array`, whose intrinsic length is `length`, is a view of a detached buffer. */
-function checkNotDetached(fn: string, name: string, array: ArrayBufferView, length: number): void {
+export function checkNotDetached(fn: string, name: string, array: ArrayBufferView, length: number): void {
   // A view of a detached buffer reports length 0; constructing a new view on it throws.
   if (length !== 0) return;
   try {

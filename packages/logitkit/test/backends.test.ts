@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { SMALL_INPUT_MAX_LOGITS } from "../src/backends/small-inputs.js";
-import { loadWasmKernels } from "../src/backends/wasm.js";
+import { loadWasmKernels } from "../src/backends/embedded.js";
 import { loadLogitKit } from "../src/index.js";
 import type { LogitKit } from "../src/index.js";
 import { createKit } from "../src/kit.js";

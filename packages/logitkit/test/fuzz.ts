@@ -5,7 +5,7 @@
  * Started by scripts/fuzz.mjs, which bundles this file for Node.js.
  */
 import fc from "fast-check";
-import { loadWasmKernels } from "../src/backends/wasm.js";
+import { loadWasmKernels } from "../src/backends/embedded.js";
 import { loadLogitKit } from "../src/index.js";
 import { createKit } from "../src/kit.js";
 import { buildProperties } from "./properties.js";

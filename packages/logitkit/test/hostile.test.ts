@@ -5,7 +5,7 @@
  * is followed by a valid call whose values are compared with float64 values computed here.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadWasmKernels } from "../src/backends/wasm.js";
+import { loadWasmKernels } from "../src/backends/embedded.js";
 import { withSmallInputsOnJs } from "../src/backends/small-inputs.js";
 import { loadLogitKit } from "../src/index.js";
 import type { LogitKit, UploadedLogits } from "../src/index.js";

@@ -4,7 +4,7 @@
  * that skips those classes entirely returns a KL that is too small (0 for a one-hot P).
  */
 import { describe, expect, it } from "vitest";
-import { loadWasmKernels } from "../src/backends/wasm.js";
+import { loadWasmKernels } from "../src/backends/embedded.js";
 import { loadLogitKit, type LogitKit } from "../src/index.js";
 import { createKit } from "../src/kit.js";
 import { klLogits64, rowsOf } from "./reference.js";

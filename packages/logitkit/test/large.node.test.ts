@@ -3,7 +3,7 @@
  * only: the test keeps 2.4 GB of arrays and a 2 GiB row, more than a browser tab is given.
  */
 import { describe, expect, it } from "vitest";
-import { loadWasmKernels } from "../src/backends/wasm.js";
+import { loadWasmKernels } from "../src/backends/embedded.js";
 import { createKit } from "../src/kit.js";
 import { logSoftmax64, randomNormal, rowsOf, softmax64 } from "./reference.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadWasmKernels } from "../src/backends/wasm.js";
+import { loadWasmKernels } from "../src/backends/embedded.js";
 import { loadLogitKit } from "../src/index.js";
 import { createKit } from "../src/kit.js";
 import { randomNormal } from "./reference.js";

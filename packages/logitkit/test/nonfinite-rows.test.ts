@@ -3,7 +3,7 @@
  * weight 0 on a masked label, and a NaN row in the Jensen-Shannon gradient.
  */
 import { describe, expect, it } from "vitest";
-import { loadWasmKernels } from "../src/backends/wasm.js";
+import { loadWasmKernels } from "../src/backends/embedded.js";
 import { loadLogitKit, type LogitKit } from "../src/index.js";
 import { createKit } from "../src/kit.js";
 

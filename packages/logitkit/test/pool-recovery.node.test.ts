@@ -3,7 +3,7 @@
  * because only Node.js lets the test terminate a worker between the start of a call and its end.
  */
 import { describe, expect, it } from "vitest";
-import { loadWasmKernels } from "../src/backends/wasm.js";
+import { loadWasmKernels } from "../src/backends/embedded.js";
 import type { PoolWorker } from "../src/backends/pool.js";
 import { createKit } from "../src/kit.js";
 import { firstDifference, randomNormal } from "./reference.js";

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { beforeAll, describe, it } from "vitest";
-import { loadWasmKernels } from "../src/backends/wasm.js";
+import { loadWasmKernels } from "../src/backends/embedded.js";
 import { loadLogitKit } from "../src/index.js";
 import { createKit } from "../src/kit.js";
 import { buildProperties, KNOWN_GAPS, type Kits, SINGLE_BACKEND_PROPERTIES } from "./properties.js";

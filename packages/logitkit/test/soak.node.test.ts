@@ -7,7 +7,7 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
-import { loadWasmKernels } from "../src/backends/wasm.js";
+import { loadWasmKernels } from "../src/backends/embedded.js";
 import { loadLogitKit, type LogitKit } from "../src/index.js";
 import { createKit } from "../src/kit.js";
 import { randomNormal } from "./reference.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { jsKernels } from "../src/backends/js.js";
-import { loadWasmKernels } from "../src/backends/wasm.js";
+import { loadWasmKernels } from "../src/backends/embedded.js";
 import { createKit } from "../src/kit.js";
 import { loadLogitKit } from "../src/index.js";
 import type { LogitKit } from "../src/index.js";

@@ -10,7 +10,6 @@
  * the old buffer, so the cached views of the memory are replaced right after every growth.
  */
 import type { ProbsKind, RowKernels } from "../backend.js";
-import { kernelsWasmBase64, sharedKernelsWasmBase64 } from "../generated/kernels-wasm.js";
 import { bufferOf, byteOffsetOf, copyInto, lengthOf } from "../intrinsics.js";
 import { createThreadPool, type ThreadPool, type ThreadPoolOptions } from "./pool.js";
 import { routeRowKernels } from "./route.js";
@@ -209,40 +208,16 @@ interface Buffer {
   mode: "in" | "out";
 }
 
-function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text);
-  const bytes = new Uint8Array(new ArrayBuffer(binary.length));
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
-const modulePromises: Array<Promise<WebAssembly.Module> | null> = [null, null];
-
-/**
- * Compiles an embedded module once: the plain build, or with `shared` the build that imports a
- * shared memory. A failure is not cached, so a later call retries.
- */
-function compileModule(shared: boolean): Promise<WebAssembly.Module> {
-  const index = shared ? 1 : 0;
-  let promise = modulePromises[index];
-  if (promise === null) {
-    if (typeof WebAssembly !== "object" || typeof WebAssembly.compile !== "function") {
-      return Promise.reject(new Error("WebAssembly is not defined in this environment"));
-    }
-    promise = WebAssembly.compile(decodeBase64(shared ? sharedKernelsWasmBase64 : kernelsWasmBase64)).catch(
-      (error: unknown) => {
-        modulePromises[index] = null;
-        throw error;
-      },
-    );
-    modulePromises[index] = promise;
-  }
-  return promise;
-}
-
 const abort = () => {
   throw new Error("logitkit kernel aborted");
 };
+
+/**
+ * Returns the compiled kernels: the plain build, or with `shared` the build that imports a shared
+ * memory. The library's entry compiles the modules embedded in the bundle; a worker started by
+ * `loadLogitKitWorker` receives them compiled, so its own bundle carries no WebAssembly bytes.
+ */
+export type ModuleSource = (shared: boolean) => Promise<WebAssembly.Module>;
 
 /** The wasm backend and, when fewer threads than requested run, the reason. */
 export interface LoadedWasmKernels {
@@ -255,29 +230,33 @@ export interface LoadedWasmKernels {
  * With `threads` above 1 it starts a thread pool on the shared-memory build, and falls back to
  * one thread, with the reason, where shared memory or workers are not available.
  */
-export async function loadWasmKernels(threads = 1, poolOptions: ThreadPoolOptions = {}): Promise<LoadedWasmKernels> {
+export async function loadWasmKernelsFrom(
+  modules: ModuleSource,
+  threads = 1,
+  poolOptions: ThreadPoolOptions = {},
+): Promise<LoadedWasmKernels> {
   let threadsReason: string | undefined;
   if (threads > 1) {
     try {
-      return { kernels: await loadSharedKernels(threads, poolOptions) };
+      return { kernels: await loadSharedKernels(modules, threads, poolOptions) };
     } catch (error) {
       threadsReason = `the thread pool could not start, so one thread runs: ${(error as Error).message}`;
     }
   }
 
-  const module = await compileModule(false);
+  const module = await modules(false);
   const instance = await WebAssembly.instantiate(module, { env: { abort } });
   return { kernels: createWasmKernels(instance.exports as unknown as KernelExports, null), threadsReason };
 }
 
-async function loadSharedKernels(threads: number, poolOptions: ThreadPoolOptions): Promise<RowKernels> {
+async function loadSharedKernels(modules: ModuleSource, threads: number, poolOptions: ThreadPoolOptions): Promise<RowKernels> {
   if (typeof SharedArrayBuffer !== "function") {
     throw new Error(
       "SharedArrayBuffer is not available; browsers provide it only on cross-origin isolated pages " +
         "(headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)",
     );
   }
-  const module = await compileModule(true);
+  const module = await modules(true);
 
   // Shared memory cannot move, so engines reserve its maximum up front (address space only).
   const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_MEMORY_BYTES / PAGE_BYTES, shared: true });
@@ -289,7 +268,7 @@ async function loadSharedKernels(threads: number, poolOptions: ThreadPoolOptions
     createThreadPool(threads, module, memory, POOL_KERNELS, kernels, { ...poolOptions, loseFirstChunkForTesting: false });
 
   // Calls that stay on one thread run on a second instance with ordinary memory (see below).
-  const plain = await WebAssembly.instantiate(await compileModule(false), { env: { abort } });
+  const plain = await WebAssembly.instantiate(await modules(false), { env: { abort } });
   const serial = createWasmKernels(plain.exports as unknown as KernelExports, null);
   return withSerialCallsOnPlainMemory(createWasmKernels(exports, pool, restartPool), serial, threads);
 }
