@@ -6,6 +6,7 @@
  * synchronous. See pool-worker.ts for the protocol.
  */
 import { type ChunkRunner, type ControlLayout, createChunkRunner, workerSource } from "./pool-worker.js";
+import { type ModuleWorker, onStopped, startModuleWorker } from "./spawn.js";
 
 const MAX_ARGS = 12;
 
@@ -56,15 +57,8 @@ const CHUNKS_PER_THREAD = 4;
 /** Maximum time of one wait of the calling thread, which then checks `done` again. */
 const WAIT_MS = 1000;
 
-/** One worker, as far as the pool needs it in Node.js and in browsers. */
-export interface PoolWorker {
-  postMessage(message: unknown): void;
-  terminate(): unknown;
-  /** Node.js: the `exit` event. */
-  once?(event: "exit", listener: (code: unknown) => void): unknown;
-  /** Browsers: the `error` event of a worker that failed. */
-  addEventListener?(type: "error", listener: (event: { message?: string }) => void): void;
-}
+/** One worker of the pool. */
+export type PoolWorker = ModuleWorker;
 
 /** A pool that runs row kernels on several threads; see the file comment. */
 export interface ThreadPool {
@@ -121,68 +115,13 @@ function canBlock(ints: Int32Array): boolean {
   }
 }
 
-type NodeWorkerModule = {
-  Worker: new (url: URL) => PoolWorker & {
-    unref(): void;
-    once(event: string, listener: (value: unknown) => void): void;
-  };
-};
-
-/** Returns Node.js's `worker_threads`, or null outside Node.js. */
-async function nodeWorkerThreads(): Promise<NodeWorkerModule | null> {
-  const process = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown } })
-    .process;
-  if (typeof process?.versions?.node !== "string") return null;
-  if (typeof process.getBuiltinModule === "function") {
-    return process.getBuiltinModule("node:worker_threads") as NodeWorkerModule;
-  }
-
-  // Node.js before 20.16 has no getBuiltinModule. The specifier is a variable and the comments
-  // make webpack and Vite skip the import, so browser bundles never resolve a Node.js module.
-  const specifier = "node:worker_threads";
-  return (await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)) as NodeWorkerModule;
-}
-
 /** Starts one worker and resolves once it has instantiated the kernels. */
 async function startWorker(init: unknown): Promise<PoolWorker> {
-  const node = await nodeWorkerThreads();
-  if (node !== null) {
-    // A data: URL makes the worker an ES module whatever flags the process runs with. Source run
-    // with `eval: true` would follow an inherited `--input-type=module` and then lack `require`.
-    const worker = new node.Worker(new URL(`data:text/javascript,${encodeURIComponent(workerSource("node"))}`));
-
-    // An idle pool must not keep the process alive when the caller forgets dispose().
-    worker.unref();
-    return new Promise((resolve, reject) => {
-      worker.once("error", reject);
-      worker.once("exit", (code) => reject(new Error(`worker exited with code ${String(code)} while starting`)));
-      worker.once("message", (message) => {
-        const failed = (message as { failed?: string }).failed;
-        if (failed === undefined) resolve(worker);
-        else reject(new Error(failed));
-      });
-      worker.postMessage(init);
-    });
-  }
-
-  if (typeof Worker !== "function" || typeof Blob !== "function" || typeof URL?.createObjectURL !== "function") {
-    throw new Error("this environment has no Web Workers");
-  }
-  const url = URL.createObjectURL(new Blob([workerSource("browser")], { type: "text/javascript" }));
-  try {
-    const worker = new Worker(url, { type: "module" });
-    return await new Promise<PoolWorker>((resolve, reject) => {
-      worker.addEventListener("error", (event) => reject(new Error(event.message || "a worker failed to start")));
-      worker.addEventListener("message", (event: MessageEvent) => {
-        const failed = (event.data as { failed?: string }).failed;
-        if (failed === undefined) resolve(worker);
-        else reject(new Error(failed));
-      });
-      worker.postMessage(init);
-    });
-  } finally {
-    URL.revokeObjectURL(url);
-  }
+  const { worker, reply } = await startModuleWorker(workerSource, init);
+  const failed = (reply as { failed?: string }).failed;
+  if (failed === undefined) return worker;
+  worker.terminate();
+  throw new Error(failed);
 }
 
 /**
@@ -260,10 +199,7 @@ export async function createThreadPool(
     stoppedReason = `worker thread ${index + 1} ${detail}, so the thread pool stopped and later calls run on the calling thread`;
     stopWorkers();
   };
-  workers.forEach((worker, index) => {
-    worker.once?.("exit", (code) => onWorkerLost(index, `exited with code ${String(code)}`));
-    worker.addEventListener?.("error", (event) => onWorkerLost(index, `failed: ${event.message ?? "unknown error"}`));
-  });
+  workers.forEach((worker, index) => onStopped(worker, (detail) => onWorkerLost(index, detail)));
   options.onWorkers?.(workers);
 
   const pool: ThreadPool = {
