@@ -1,5 +1,7 @@
 export { loadLogitKit } from "./load.js";
+export { loadLogitKitWorker } from "./worker-kit.js";
 export type { LogitKit } from "./api.js";
+export type { LogitKitWorker } from "./worker-api.js";
 export type {
   BackendName,
   BackendRequest,

@@ -2,7 +2,7 @@
  * Compile-time checks of the public signatures, run by `pnpm typecheck` (tsc), not by vitest:
  * each `@ts-expect-error` line must fail to compile, and every other line must compile.
  */
-import type { LogitKit, UploadedLogits } from "../src/index.js";
+import type { LogitKit, LogitKitWorker, UploadedLogits } from "../src/index.js";
 
 export function checkResultTypes(kit: LogitKit, z: Float32Array, labels: Int32Array): void {
   const reduced: number = kit.crossEntropy(z, labels, { classes: 3 });
@@ -51,4 +51,18 @@ export function checkResultTypes(kit: LogitKit, z: Float32Array, labels: Int32Ar
 
   void [reduced, perRow, summed, entropyRows, fused, distilled, wrong, mixed, notOnlyNumber];
   void [resident, copied, residentGrad, entropyOfHandle, notArray];
+}
+
+export async function checkWorkerResultTypes(remote: LogitKitWorker, z: Float32Array, labels: Int32Array): Promise<void> {
+  const reduced: number = await remote.crossEntropy(z, labels, { classes: 3 });
+  const perRow: Float32Array = await remote.klDivergence(z, z, { classes: 3, reduction: "none" });
+  const fused: { loss: number; grad: Float32Array } = await remote.distillationLossWithGrad(z, z, { classes: 3 });
+
+  // @ts-expect-error: results arrive as new arrays, so there is no out option.
+  await remote.softmax(z, { classes: 3, out: z });
+
+  // @ts-expect-error: the worker cannot read handles of a LogitKit.
+  await remote.softmax({} as UploadedLogits, { classes: 3 });
+
+  void [reduced, perRow, fused];
 }
