@@ -17,6 +17,22 @@ const lengthGetter = intrinsicGetter("length");
 const intrinsicSet = (typedArrayPrototype as { set: (this: unknown, source: ArrayLike<number>, offset?: number) => void })
   .set;
 
+const intrinsicAt = (typedArrayPrototype as { at: (this: unknown, index: number) => unknown }).at;
+
+/**
+ * Returns whether `array` can be read: false for a view of a detached buffer, and for a view of a
+ * resizable buffer that shrank below it. Both report length 0, and `at` throws a TypeError for
+ * both, unlike the length and offset getters.
+ */
+export function isReadable(array: ArrayBufferView): boolean {
+  try {
+    intrinsicAt.call(array, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Returns the element type of a typed array ("Float32Array", ...), or undefined for anything else. */
 export function typedArrayKind(value: unknown): string | undefined {
   return tagGetter.call(value) as string | undefined;

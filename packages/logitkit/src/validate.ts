@@ -2,7 +2,7 @@
  * Argument checks shared by every operation. Each check throws before any work is done, with a
  * message that names the argument, the expected value and the actual one.
  */
-import { bufferOf, byteOffsetOf, lengthOf, typedArrayKind } from "./intrinsics.js";
+import { bufferOf, byteOffsetOf, isReadable, lengthOf, typedArrayKind } from "./intrinsics.js";
 import type { Labels, Reduction } from "./types.js";
 
 /** Formats a value for an error message: the type and a short preview. */
@@ -123,15 +123,23 @@ export function checkShape(fn: string, name: string, length: number, classes: un
   return length / classes;
 }
 
-/** Throws when `array`, whose intrinsic length is `length`, is a view of a detached buffer. */
+/**
+ * Throws when `array`, whose intrinsic length is `length`, cannot be read: a view of a detached
+ * buffer, or of a resizable buffer that shrank below the view. Both report length 0, which would
+ * otherwise pass as an empty batch.
+ */
 export function checkNotDetached(fn: string, name: string, array: ArrayBufferView, length: number): void {
-  // A view of a detached buffer reports length 0; constructing a new view on it throws.
-  if (length !== 0) return;
+  if (length !== 0 || isReadable(array)) return;
+
+  // Constructing a view on a detached buffer throws; on a shrunk resizable buffer it does not.
   try {
     new Uint8Array(bufferOf(array), 0, 0);
   } catch {
     throw new TypeError(`${fn}: ${name} is backed by a detached ArrayBuffer (it was transferred); pass a live array.`);
   }
+  throw new TypeError(
+    `${fn}: ${name} is out of bounds: its resizable buffer shrank below the view's offset and length; pass a live array.`,
+  );
 }
 
 /**

@@ -87,6 +87,25 @@ function detached<T extends Float32Array | Int32Array>(values: T): T {
   return copy;
 }
 
+/** The resizable ArrayBuffer of ES2024, whose types the ES2022 library of the project lacks. */
+type ResizableArrayBuffer = new (length: number, options: { maxByteLength: number }) => ArrayBuffer & { resize(length: number): void };
+
+/**
+ * Returns a view with the values of `values` on a resizable buffer, then shrinks the buffer below
+ * the view. A fixed-length view (the default) and a length-tracking view that starts past the
+ * new end are both out of bounds.
+ */
+function outOfBounds<T extends Float32Array | Int32Array>(values: T, tracking = false): T {
+  const Resizable = ArrayBuffer as unknown as ResizableArrayBuffer;
+  const Kind = values.constructor as new (buffer: ArrayBuffer, offset: number, length?: number) => T;
+  const offset = 16;
+  const buffer = new Resizable(offset + values.byteLength, { maxByteLength: 1024 });
+  const view = tracking ? new Kind(buffer, offset) : new Kind(buffer, offset, values.length);
+  view.set(values);
+  buffer.resize(offset - 8);
+  return view;
+}
+
 /** Returns a Float32Array over a SharedArrayBuffer with the values of `values`. */
 function sharedCopy(values: Float32Array): Float32Array {
   const shared = new Float32Array(new SharedArrayBuffer(values.length * 4));
@@ -394,6 +413,34 @@ describe.each(KITS)("%s kit against hostile input", (_name, config) => {
       expect(Array.from(handle.toArray())).toEqual(Array.from(z6));
       handle.free();
       expectUsable(kit);
+    });
+  });
+
+  describe("views out of bounds of a shrunk resizable buffer", () => {
+    const message = (fn: string, name: string) => `${fn}: ${name} is out of bounds: its resizable buffer shrank`;
+
+    it("every matrix argument", () => {
+      for (const [fn, name, call] of MATRIX_POSITIONS) {
+        expectError(() => call(kit, outOfBounds(z6)), TypeError, [message(fn, name)]);
+        expectError(() => call(kit, outOfBounds(z6, true)), TypeError, [message(fn, name)]);
+      }
+      expectUsable(kit);
+    });
+
+    it("labels, weight and handles", () => {
+      expectError(() => kit.crossEntropy(z6, outOfBounds(new Int32Array([0, 1])), { classes: 3 }), TypeError, [message("crossEntropy", "target")]);
+      expectError(() => kit.crossEntropy(z6, [0, 1], { classes: 3, weight: outOfBounds(new Float32Array([1, 1, 1])) }), TypeError, [message("crossEntropy", "options.weight")]);
+      const handle = kit.upload(z6, { classes: 3 });
+      expectError(() => handle.set(outOfBounds(z6)), TypeError, [message("set", "values")]);
+      handle.free();
+      expectUsable(kit);
+    });
+
+    it("an empty view at the end is no error", () => {
+      const buffer = new (ArrayBuffer as unknown as ResizableArrayBuffer)(8, { maxByteLength: 64 });
+      const empty = new Float32Array(buffer, 8);
+      expect(kit.softmax(empty, { classes: 3 })).toEqual(new Float32Array(0));
+      expect(kit.crossEntropy(empty, new Int32Array(0), { classes: 3, reduction: "sum" })).toBe(0);
     });
   });
 
