@@ -90,18 +90,19 @@ export function int32Bytes(values: Int32Array): Uint8Array {
 }
 
 /**
- * Returns the binary16 bits of a float32 value in the normal binary16 range, by truncating the
- * mantissa to 10 bits (rounding toward zero). Logits of the test data lie in that range.
+ * Returns binary16 bits for a float32 value by truncating the mantissa to 10 bits (rounding
+ * toward zero); values below the normal binary16 range (2^-14) become a signed zero. Throws
+ * above the range, which the test data never reach.
  */
 export function float32ToHalfBitsTruncated(value: number): number {
   const bits = new Uint32Array(new Float32Array([value]).buffer)[0];
   const sign = (bits >>> 16) & 0x8000;
   const exponent = ((bits >>> 23) & 0xff) - 127 + 15;
 
-  if (value === 0) {
+  if (exponent <= 0) {
     return sign;
   }
-  if (exponent <= 0 || exponent >= 31) {
+  if (exponent >= 31) {
     throw new RangeError(`${value} is outside the normal binary16 range that this test helper writes`);
   }
   return sign | (exponent << 10) | ((bits >>> 13) & 0x3ff);
