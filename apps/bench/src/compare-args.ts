@@ -74,7 +74,7 @@ Options:
                        must divide the rows. Default: the next-to-last dimension of a tokens
                        .npy of shape (sequences, length) or of logits with 3 or more
                        dimensions, else the whole file is one sequence.
-  --temperature T      divide the logits by T before every statistic, ${MIN_TEMPERATURE} to ${MAX_TEMPERATURE}.
+  --temperature T      divide the logits by T before every statistic, 1e-30 to 1e18.
                        Default 1.
   --rows-per-chunk N   rows read and computed at once, 1 to 2147483647. Default: as many as
                        fit in ${DEFAULT_CHUNK_BYTES / 1024 / 1024} MiB of float32 per file (at least 1).
@@ -104,7 +104,7 @@ function parseTemperature(value: string): number {
   const number = /^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(value) ? Number(value) : NaN;
 
   if (!(number >= MIN_TEMPERATURE && number <= MAX_TEMPERATURE)) {
-    throw new UsageError(`invalid --temperature value "${value}": expected a number from ${MIN_TEMPERATURE} to ${MAX_TEMPERATURE}`);
+    throw new UsageError(`invalid --temperature value "${value}": expected a number from 1e-30 to 1e18`);
   }
   return number;
 }
