@@ -12,8 +12,8 @@ export const OUTPUT_FORMATS = ["table", "json"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 /**
- * Bytes of float32 logits per file in one chunk when `--rows-per-chunk` is not given. With the
- * copies that the wasm backend makes, a run holds about five chunks of this size.
+ * Bytes of float32 logits per file in one chunk when `--rows-per-chunk` is not given. A run
+ * keeps a few chunks of this size: one per file and their copies in WebAssembly memory.
  */
 export const DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024;
 

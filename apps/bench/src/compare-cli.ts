@@ -83,7 +83,7 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`warning: ${kit.threadsReason}\n`);
     }
 
-    // The progress line is for people: on a terminal, or when asked, so that logs and tests stay quiet.
+    // Progress is shown on a terminal or with --progress, so that logs and tests stay quiet.
     const progress = options.progress || process.stderr.isTTY === true ? new Progress(process.stderr) : null;
     let shownPercent = -1;
     const result = await compareLogits(kit, inputs, {
@@ -116,7 +116,7 @@ async function main(argv: readonly string[]): Promise<number> {
     if (jsonPath !== undefined) {
       writeFileSync(jsonPath, json);
     }
-    process.stdout.write(options.format === "json" ? json : formatCompareTable(report));
+    process.stdout.write(options.format === "json" ? json : formatCompareTable(report, cwd));
     if (report.invalidRows.count > 0 && options.format === "json") {
       process.stderr.write(`warning: ${report.invalidRows.count} rows have a NaN KL and are left out; the first is row ${report.invalidRows.firstRow}\n`);
     }

@@ -2,6 +2,7 @@
  * Output of `pnpm compare`: the JSON report (its schema is in apps/bench/README.md) and the
  * table printed to stdout.
  */
+import { isAbsolute, relative } from "node:path";
 import { PERCENTILES, type CompareResult, type Summary } from "./compare.js";
 import type { MatrixLayout, TokenLayout } from "./logit-files.js";
 import { formatTable } from "./report.js";
@@ -144,24 +145,36 @@ export function formatValue(value: number | null | undefined): string {
   return value.toPrecision(5);
 }
 
-function describeFile(info: LogitFileInfo): string {
-  const tensor = info.tensor === null ? "" : `, tensor "${info.tensor}"`;
-  const stored = info.headerDtype === null ? info.dtype : `${info.headerDtype} read as ${info.dtype}`;
-  return `${info.path} (${info.format}, ${stored}, shape ${info.shape.join(" x ")}${tensor})`;
+/** Returns `path` relative to `directory` when it lies inside it, else `path`. */
+function shortPath(path: string, directory: string | undefined): string {
+  if (directory === undefined) {
+    return path;
+  }
+  const relativePath = relative(directory, path);
+  return relativePath.startsWith("..") || isAbsolute(relativePath) ? path : relativePath;
 }
 
-/** Formats the report as the text that the CLI prints by default. */
-export function formatCompareTable(report: CompareReport): string {
+function describeFile(info: LogitFileInfo, directory: string | undefined): string {
+  const tensor = info.tensor === null ? "" : `, tensor "${info.tensor}"`;
+  const stored = info.headerDtype === null ? info.dtype : `${info.headerDtype} read as ${info.dtype}`;
+  return `${shortPath(info.path, directory)} (${info.format}, ${stored}, shape ${info.shape.join(" x ")}${tensor})`;
+}
+
+/**
+ * Formats the report as the text that the CLI prints by default. Paths inside `directory`
+ * (the user's working directory) are shown relative to it.
+ */
+export function formatCompareTable(report: CompareReport, directory?: string): string {
   const lines: string[] = [];
   const threads = report.threads === 1 ? "1 thread" : `${report.threads} threads`;
-  lines.push(`base:   ${describeFile(report.base)}`);
-  lines.push(`test:   ${describeFile(report.test)}`);
+  lines.push(`base:   ${describeFile(report.base, directory)}`);
+  lines.push(`test:   ${describeFile(report.test, directory)}`);
   if (report.tokens === null) {
     lines.push("tokens: none (pass --tokens FILE for the perplexity and the probability of the correct token)");
   } else {
     const { tokens } = report;
     lines.push(
-      `tokens: ${tokens.path} (${tokens.format}, ${tokens.dtype}); correct token of row r = token r + 1, ` +
+      `tokens: ${shortPath(tokens.path, directory)} (${tokens.format}, ${tokens.dtype}); correct token of row r = token r + 1, ` +
         `sequences of ${tokens.sequenceLength} tokens`,
     );
   }

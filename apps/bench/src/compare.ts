@@ -265,8 +265,8 @@ export async function compareLogits(kit: LogitKit, inputs: CompareInputs, settin
   const tokenChunk = new Int32Array(rowsPerChunk + 1);
   const labelChunk = new Int32Array(rowsPerChunk);
 
-  // NOTE: these per-row arrays make the memory grow with the rows (16 bytes each), because
-  // exact percentiles need every value; the chunk buffers above do not grow with the file.
+  // NOTE: exact percentiles need every per-row value, so these arrays grow with the rows
+  // (16 bytes each). The chunk buffers above do not grow with the file.
   const klValues = new Float64Array(rows);
   const probabilityChanges = new Float64Array(rows);
   let validRows = 0;

@@ -236,7 +236,7 @@ async function readSafetensorsHeader(file: ReadableFile, where: string): Promise
   return { entries, dataOffset: 8 + headerLength };
 }
 
-/** Where and how a matrix of logits lies in its file. */
+/** Position, shape and element type of a matrix of logits in its file. */
 export interface MatrixLayout {
   path: string;
   format: FileFormat;
@@ -259,7 +259,7 @@ export interface MatrixLayout {
 
 /** How to open a logits file; the header of a .npy or safetensors file sets what it can. */
 export interface LogitFileOptions {
-  /** Role of the file in messages, such as `BASE file`. */
+  /** Role of the file in messages, such as `BASE`. */
   role: string;
   /** Vocabulary size: required for raw files, checked against the header of the others. */
   vocab?: number;
@@ -283,10 +283,11 @@ function npyLogitDtype(descr: string, requested: LogitDtype | undefined, where: 
   } else if (descr === "<f2") {
     dtype = "f16";
   } else if (descr === "<u2" || descr === "|V2" || descr === "<V2") {
-    // NumPy has no bfloat16. Arrays of ml_dtypes.bfloat16 are saved as raw 2-byte values, and
-    // a .view(np.uint16) as '<u2'; only the user knows that the bits are bfloat16.
+    // NumPy has no bfloat16. np.save writes an ml_dtypes.bfloat16 array with the void descr
+    // '<V2' (the open ml_dtypes issue "bfloat16 & other custom dtypes incompatible with
+    // np.save"), and a .view(np.uint16) as '<u2', so only the user knows the bits are bfloat16.
     if (requested !== "bf16") {
-      throw new InputError(`${where}: dtype '${descr}' holds 2-byte values of an unknown type; pass --dtype bf16 if they are bfloat16 bit patterns`);
+      throw new InputError(`${where}: dtype '${descr}' contains 2-byte values of an unknown type; pass --dtype bf16 if they are bfloat16 bit patterns`);
     }
     return "bf16";
   } else {
@@ -310,7 +311,7 @@ function rowsAndClasses(shape: number[], where: string): { rows: number; classes
   const classes = shape[shape.length - 1];
   const rows = shape.slice(0, -1).reduce((product, dimension) => product * dimension, 1);
   if (rows === 0 || classes === 0) {
-    throw new InputError(`${where}: shape (${shape.join(", ")}) holds no logits, expected at least one row and one class`);
+    throw new InputError(`${where}: shape (${shape.join(", ")}) contains no logits, expected at least one row and one class`);
   }
   if (!Number.isSafeInteger(rows * classes)) {
     throw new InputError(`${where}: shape (${shape.join(", ")}) is too large to index`);
@@ -475,7 +476,7 @@ export class LogitFileReader {
       throw new RangeError(`${this.where}: rows [${first}, ${first + count}) are outside [0, ${rows})`);
     }
     if (out.length < count * classes) {
-      throw new RangeError(`${this.where}: the output holds ${out.length} values, expected at least ${count * classes}`);
+      throw new RangeError(`${this.where}: the output has room for ${out.length} values, expected at least ${count * classes}`);
     }
 
     const valueBytes = DTYPE_BYTES[dtype];
@@ -525,7 +526,7 @@ export async function openLogitFile(path: string, options: LogitFileOptions, ope
   }
 }
 
-/** Where the tokens lie in their file. */
+/** Position, shape and element type of the tokens in their file. */
 export interface TokenLayout {
   path: string;
   format: "npy" | "raw";

@@ -113,7 +113,7 @@ describe("openLogitFile npy", () => {
     const path = writeTemp(".npy", npyBytes({ descr, shape: [ROWS, CLASSES], data: uint16Bytes(Array.from(VALUES, float32ToBfloat16BitsTruncated)) }));
 
     expect((await readAll(path, { dtype: "bf16" })).values).toEqual(Array.from(VALUES));
-    expect((await openError(path)).message).toMatch(new RegExp(`dtype '\\${descr}' holds 2-byte values of an unknown type; pass --dtype bf16`));
+    expect((await openError(path)).message).toMatch(new RegExp(`dtype '\\${descr}' contains 2-byte values of an unknown type; pass --dtype bf16`));
   });
 
   it("flattens leading dimensions and keeps the sequence length", async () => {
@@ -129,7 +129,7 @@ describe("openLogitFile npy", () => {
     ["Fortran order", { fortranOrder: true }, /Fortran \(column-major\) order, expected C order/],
     ["float64", { descr: "<f8" }, /unsupported .npy dtype '<f8', expected '<f4' \(float32\), '<f2' \(float16\)/],
     ["one dimension", { shape: [ROWS * CLASSES] }, /shape \(12\) has 1 dimension\(s\), expected at least 2 \(rows x vocab\)/],
-    ["zero rows", { shape: [0, CLASSES], data: new Uint8Array(0) }, /holds no logits/],
+    ["zero rows", { shape: [0, CLASSES], data: new Uint8Array(0) }, /contains no logits/],
     ["a truncated file", { data: float32Bytes(VALUES).subarray(0, 40) }, /the file is truncated: it has 40 bytes of data, expected 48 \(shape \(3, 4\) of f32\)/],
     ["extra bytes", { data: float32Bytes(Float32Array.from([...VALUES, 9])) }, /longer than its header says: it has 52 bytes of data, expected 48/],
   ])("rejects %s", async (_case, header, message) => {
