@@ -28,7 +28,9 @@ export interface CompareOptions {
   basePath: string;
   testPath: string;
   vocab: number | undefined;
-  dtype: LogitDtype | undefined;
+  /** `--dtype` of BASE and of TEST: one value for both, or BASE_TYPE,TEST_TYPE. */
+  baseDtype: LogitDtype | undefined;
+  testDtype: LogitDtype | undefined;
   tensor: string | undefined;
   tokensPath: string | undefined;
   sequenceLength: number | undefined;
@@ -65,7 +67,8 @@ Options:
                        against the header of the others.
   --dtype TYPE         f32, f16 or bf16: the element type of raw files (default f32), and of
                        .npy files stored as '<u2' or '|V2' (bf16). Checked against the header
-                       of the others.
+                       of the others. BASE_TYPE,TEST_TYPE sets each file's type, for example
+                       f32,bf16.
   --tensor NAME        tensor to read from each safetensors file. Default: the file's only one.
   --tokens FILE        tokens, one per row: raw little-endian int32, or .npy of '<i4' or '<i8'.
                        Token r is the input at row r, so the correct token of row r is token
@@ -76,8 +79,9 @@ Options:
                        dimensions, else the whole file is one sequence.
   --temperature T      divide the logits by T before every statistic, 1e-30 to 1e18.
                        Default 1.
-  --rows-per-chunk N   rows read and computed at once, 1 to 2147483647. Default: as many as
-                       fit in ${DEFAULT_CHUNK_BYTES / 1024 / 1024} MiB of float32 per file (at least 1).
+  --rows-per-chunk N   rows read and computed at once, 1 to 2147483647, and at most 2^28
+                       logits (1 GiB of float32) per chunk. Default: as many as fit in
+                       ${DEFAULT_CHUNK_BYTES / 1024 / 1024} MiB of float32 per file (at least 1).
   --backend NAME       logitkit backend: auto (wasm where WebAssembly SIMD works), wasm or js.
                        Default auto.
   --threads N          threads of the wasm backend, the calling thread included, 1 to 128.
@@ -107,6 +111,17 @@ function parseTemperature(value: string): number {
     throw new UsageError(`invalid --temperature value "${value}": expected a number from 1e-30 to 1e18`);
   }
   return number;
+}
+
+/** Parses `--dtype TYPE` (both files) or `--dtype BASE_TYPE,TEST_TYPE`. */
+function parseDtypes(value: string): [LogitDtype, LogitDtype] {
+  const items = value.split(",");
+  if (items.length > 2) {
+    throw new UsageError(`invalid --dtype value "${value}": expected TYPE or BASE_TYPE,TEST_TYPE with types from ${LOGIT_DTYPES.join(", ")}`);
+  }
+
+  const types = items.map((item) => parseChoice("--dtype", item, LOGIT_DTYPES));
+  return [types[0], types[types.length - 1]];
 }
 
 const VALUE_OPTIONS = [
@@ -149,12 +164,14 @@ export function parseCompareArgs(argv: readonly string[]): ParsedCompareArgs {
     return value === undefined ? undefined : parse(value);
   };
   const [basePath, testPath] = positionals;
+  const dtypes = optional("--dtype", parseDtypes);
 
   const options: CompareOptions = {
     basePath,
     testPath,
     vocab: optional("--vocab", (value) => parseInteger("--vocab", value, 1, MAX_VOCAB)),
-    dtype: optional("--dtype", (value) => parseChoice("--dtype", value, LOGIT_DTYPES)),
+    baseDtype: dtypes?.[0],
+    testDtype: dtypes?.[1],
     tensor: values.get("--tensor"),
     tokensPath: values.get("--tokens"),
     sequenceLength: optional("--seq-len", (value) => parseInteger("--seq-len", value, 1, 2 ** 31 - 1)),

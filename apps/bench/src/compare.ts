@@ -114,7 +114,8 @@ export interface CompareFiles {
   test: string;
   tokens?: string;
   vocab?: number;
-  dtype?: LogitDtype;
+  baseDtype?: LogitDtype;
+  testDtype?: LogitDtype;
   tensor?: string;
   sequenceLength?: number;
 }
@@ -150,16 +151,16 @@ export function resolveSequenceLength(
  * opened when a check fails.
  */
 export async function openCompareInputs(files: CompareFiles, opener: FileOpener = openFile): Promise<CompareInputs> {
-  const shared = { vocab: files.vocab, dtype: files.dtype, tensor: files.tensor };
+  const shared = { vocab: files.vocab, tensor: files.tensor };
   const opened: (LogitFileReader | TokenFileReader)[] = [];
   const close = async () => {
     await Promise.all(opened.map((reader) => reader.close()));
   };
 
   try {
-    const base = await openLogitFile(files.base, { ...shared, role: "BASE" }, opener);
+    const base = await openLogitFile(files.base, { ...shared, dtype: files.baseDtype, role: "BASE" }, opener);
     opened.push(base);
-    const test = await openLogitFile(files.test, { ...shared, role: "TEST" }, opener);
+    const test = await openLogitFile(files.test, { ...shared, dtype: files.testDtype, role: "TEST" }, opener);
     opened.push(test);
 
     const baseLayout = base.layout;

@@ -28,7 +28,8 @@ describe("parseCompareArgs", () => {
       basePath: "a.npy",
       testPath: "b.npy",
       vocab: undefined,
-      dtype: undefined,
+      baseDtype: undefined,
+      testDtype: undefined,
       tensor: undefined,
       tokensPath: undefined,
       sequenceLength: undefined,
@@ -72,7 +73,8 @@ describe("parseCompareArgs", () => {
       basePath: "base.bin",
       testPath: "test.safetensors",
       vocab: 512,
-      dtype: "bf16",
+      baseDtype: "bf16",
+      testDtype: "bf16",
       tensor: "logits",
       tokensPath: "tokens.npy",
       sequenceLength: 128,
@@ -84,6 +86,10 @@ describe("parseCompareArgs", () => {
       jsonPath: "out.json",
       progress: true,
     });
+  });
+
+  it("reads a dtype for each file", () => {
+    expect(parseOptions(["a.f32", "b.bf16", "--vocab", "8", "--dtype", "f32,bf16"])).toMatchObject({ baseDtype: "f32", testDtype: "bf16" });
   });
 
   it("returns a help request", () => {
@@ -108,6 +114,8 @@ describe("parseCompareArgs", () => {
     [["a.f32", "b.bin"], /missing --vocab: a.f32 and b.bin are raw files/],
     [["a.npy", "b.npy", "--vocab", "0"], /invalid --vocab value "0": expected an integer from 1 to 1073741824/],
     [["a.npy", "b.npy", "--dtype", "f64"], /invalid --dtype value "f64": expected one of f32, f16, bf16/],
+    [["a.npy", "b.npy", "--dtype", "f32,"], /invalid --dtype value "": expected one of f32, f16, bf16/],
+    [["a.npy", "b.npy", "--dtype", "f32,f16,bf16"], /invalid --dtype value "f32,f16,bf16": expected TYPE or BASE_TYPE,TEST_TYPE/],
     [["a.npy", "b.npy", "--tensor", "x"], /invalid --tensor value "x": neither BASE nor TEST is a .safetensors file/],
     [["a.npy", "b.npy", "--seq-len", "128"], /invalid --seq-len value "128": it sets how rows map to --tokens, which is missing/],
     [["a.npy", "b.npy", "--temperature", "0"], /invalid --temperature value "0": expected a number from 1e-30 to 1e18/],

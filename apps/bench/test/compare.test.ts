@@ -266,8 +266,31 @@ describe("compareLogits on written files", () => {
     const base = writeTemp("teacher.bf16", uint16Bytes(files.teacherBits));
     const test = writeTemp("student.bf16", uint16Bytes(files.studentBits));
 
-    const result = await runCompare(kit, { ...rawFiles, base, test, dtype: "bf16" }, 3);
+    const result = await runCompare(kit, { ...rawFiles, base, test, baseDtype: "bf16", testDtype: "bf16" }, 3);
     expect(result).toEqual(await runCompare(kit, { ...rawFiles, base: files.rawTeacher, test: files.rawStudent }));
+
+    const mixed = await runCompare(kit, { ...rawFiles, base: files.rawTeacher, test, baseDtype: "f32", testDtype: "bf16" });
+    expect(mixed).toEqual(result);
+  });
+
+  it("infinite KL stays in the statistics", async () => {
+    // Row 1 of TEST masks class 0, which BASE gives probability, so its KL is +Infinity.
+    const base = Float32Array.from([0, 1, 0, 1, 2, 3, 2, 0, 0]);
+    const test = Float32Array.from([0, 1, 1, -Infinity, 2, 3, 2, 0, 1]);
+    const basePath = writeTemp("inf-base.f32", float32Bytes(base));
+    const testPath = writeTemp("inf-test.f32", float32Bytes(test));
+    const result = await runCompare(kit, { base: basePath, test: testPath, vocab: 3 });
+
+    expect(result.invalidRows).toBe(0);
+    expect(result.kl!.max).toBe(Infinity);
+    expect(result.kl!.maxRow).toBe(1);
+    expect(result.kl!.mean).toBe(Infinity);
+    expect(result.kl!.standardError).toBeNaN();
+    expect(result.kl!.percentiles.p99).toBe(Infinity);
+    // The median and lower percentiles interpolate between the two finite rows.
+    expect(result.kl!.percentiles.p50).toBeGreaterThan(0);
+    expect(result.kl!.percentiles.p50).toBeLessThan(1);
+    expect(result.kl!.percentiles["p0.1"]).toBeGreaterThanOrEqual(result.kl!.min);
   });
 
   it("rows with NaN or +Infinity are left out", async () => {
