@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,7 +22,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function runCompare(args: string[]) {
   // INIT_CWD is removed so that relative paths start from the app folder, as without pnpm.
-  const env = { ...process.env, INIT_CWD: undefined };
+  const env = { ...process.env };
+  delete env.INIT_CWD;
   return spawnSync(process.execPath, ["--import", "tsx", "src/compare-cli.ts", ...args], { cwd: appDir, encoding: "utf8", env });
 }
 
@@ -124,6 +125,19 @@ describe("compare cli", () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toContain(message);
     expect(result.stdout).toBe("");
+  });
+
+  it("exits 2 on a chunk above 1 GiB", () => {
+    // A sparse file of 2^18 + 1 rows of 1024 float32 logits takes no disk space and is never read.
+    const huge = join(dir, "huge.f32");
+    writeFileSync(huge, "");
+    truncateSync(huge, (2 ** 18 + 1) * 1024 * 4);
+    const result = runCompare([huge, huge, "--vocab", "1024", "--rows-per-chunk", "262145"]);
+
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe(
+      'error: invalid --rows-per-chunk value "262145": 262145 rows x 1024 vocab = 268436480 logits per chunk, expected at most 268435456 (1 GiB of float32)\n',
+    );
   });
 
   it("exits 1 on a missing file", () => {
