@@ -86,6 +86,9 @@ async function runComparison(argv: readonly string[], options: CompareOptions, f
     } catch (error) {
       throw new CommandError(`the ${options.backend} backend failed to load: ${errorMessage(error)}`);
     }
+    if (kit.fallbackReason !== undefined) {
+      process.stderr.write(`warning: running on the js backend: ${kit.fallbackReason}\n`);
+    }
     if (kit.threadsReason !== undefined) {
       process.stderr.write(`warning: ${kit.threadsReason}\n`);
     }
