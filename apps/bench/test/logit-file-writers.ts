@@ -14,8 +14,8 @@ export function npyBytes(options: { descr: string; shape: number[]; data: Uint8A
   const shapeText = options.shape.length === 1 ? `(${options.shape[0]},)` : `(${options.shape.join(", ")})`;
   const dictionary = `{'descr': '${options.descr}', 'fortran_order': ${options.fortranOrder === true ? "True" : "False"}, 'shape': ${shapeText}, }`;
 
-  // The prefix is the magic (6 bytes), the version (2) and the header length (2 in version 1,
-  // else 4); the header is padded with spaces and a newline so that the data starts at a
+  // The prefix is the magic (6 bytes), the version (2) and the header length (2 bytes in
+  // version 1, else 4). Spaces and a newline pad the header so that the data starts at a
   // multiple of 64.
   const prefixLength = version === 1 ? 10 : 12;
   const unpadded = prefixLength + dictionary.length + 1;
@@ -90,9 +90,9 @@ export function int32Bytes(values: Int32Array): Uint8Array {
 }
 
 /**
- * Returns binary16 bits for a float32 value by truncating the mantissa to 10 bits (rounding
- * toward zero); values below the normal binary16 range (2^-14) become a signed zero. Throws
- * above the range, which the test data never reach.
+ * Returns binary16 bits for a float32 value by truncating the mantissa to 10 bits, which rounds
+ * toward zero. Values below the normal binary16 range (2^-14) become a signed zero, and values
+ * above it throw, because the test data never reach them.
  */
 export function float32ToHalfBitsTruncated(value: number): number {
   const bits = new Uint32Array(new Float32Array([value]).buffer)[0];

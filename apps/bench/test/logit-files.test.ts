@@ -109,7 +109,7 @@ describe("openLogitFile npy", () => {
     expect((await readAll(path)).values).toEqual(halves.map(halfBitsValue));
   });
 
-  it.each(["<u2", "|V2"])("reads %s as bfloat16 with --dtype bf16", async (descr) => {
+  it.each(["<u2", "|V2", "<V2"])("reads %s as bfloat16 with --dtype bf16", async (descr) => {
     const path = writeTemp(".npy", npyBytes({ descr, shape: [ROWS, CLASSES], data: uint16Bytes(Array.from(VALUES, float32ToBfloat16BitsTruncated)) }));
 
     expect((await readAll(path, { dtype: "bf16" })).values).toEqual(Array.from(VALUES));
