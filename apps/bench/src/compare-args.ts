@@ -57,26 +57,26 @@ models and the change in the probability of the correct token. Files are read in
 rows, so memory grows with the rows (16 bytes each) and not with rows x vocabulary.
 
 BASE and TEST hold rows x vocab logits, row-major, in the same layout:
-  *.npy          dtype '<f4', '<f2', or '<u2' / '|V2' holding bfloat16 (with --dtype bf16);
-                 C order, 2 or more dimensions, the last one the vocabulary.
+  *.npy          C order, 2 or more dimensions, the last one the vocabulary; dtype '<f4',
+                 '<f2', or '<u2' / '<V2' / '|V2' holding bfloat16 (with --dtype bf16).
   *.safetensors  tensor of dtype F32, F16 or BF16, 2 or more dimensions.
   anything else  raw little-endian values without a header; needs --vocab.
 
 Options:
   --vocab N            logits per row, 1 to ${MAX_VOCAB}. Required for raw files; checked
                        against the header of the others.
-  --dtype TYPE         f32, f16 or bf16: the element type of raw files (default f32), and of
-                       .npy files stored as '<u2' or '|V2' (bf16). Checked against the header
-                       of the others. BASE_TYPE,TEST_TYPE sets each file's type, for example
-                       f32,bf16.
+  --dtype TYPE         f32, f16 or bf16: the element type of raw files (default f32) and of
+                       .npy files stored as '<u2', '<V2' or '|V2' (bf16). Checked against
+                       the header of the others. BASE_TYPE,TEST_TYPE sets each file's type,
+                       for example f32,bf16.
   --tensor NAME        tensor to read from each safetensors file. Default: the file's only one.
   --tokens FILE        tokens, one per row: raw little-endian int32, or .npy of '<i4' or '<i8'.
                        Token r is the input at row r, so the correct token of row r is token
                        r + 1 of the same sequence; the last row of each sequence has none.
   --seq-len N          tokens per sequence, when the rows hold several sequences back to back;
-                       must divide the rows. Default: the next-to-last dimension of a tokens
-                       .npy of shape (sequences, length) or of logits with 3 or more
-                       dimensions, else the whole file is one sequence.
+                       must divide the rows. Default: the length of a tokens .npy of shape
+                       (sequences, length), or the next-to-last dimension of logits with 3 or
+                       more dimensions; else the whole file is one sequence.
   --temperature T      divide the logits by T before every statistic, 1e-30 to 1e18.
                        Default 1.
   --rows-per-chunk N   rows read and computed at once, 1 to 2147483647, and at most 2^28

@@ -271,7 +271,7 @@ export interface LogitFileOptions {
 
 /** Returns the dtype of a .npy descr, using `requested` (from `--dtype`) for 2-byte integers and raw bytes. */
 function npyLogitDtype(descr: string, requested: LogitDtype | undefined, where: string): LogitDtype {
-  const supported = "expected '<f4' (float32), '<f2' (float16), or '<u2' / '|V2' holding bfloat16 with --dtype bf16";
+  const supported = "expected '<f4' (float32), '<f2' (float16), or '<u2' / '<V2' / '|V2' holding bfloat16 with --dtype bf16";
 
   if (descr.startsWith(">") && /^>[fiuV]\d+$/.test(descr)) {
     throw new InputError(`${where}: big-endian dtype '${descr}' is not supported, ${supported}; convert it with a.astype('<${descr.slice(1)}')`);
