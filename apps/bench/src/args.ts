@@ -188,7 +188,8 @@ export function parseShape(text: string): Shape {
   return { rows, classes };
 }
 
-function parseInteger(option: string, value: string, min: number, max: number): number {
+/** Parses a decimal integer option value in [min, max]; throws a `UsageError` naming the option otherwise. */
+export function parseInteger(option: string, value: string, min: number, max: number): number {
   const number = /^\d+$/.test(value) ? Number(value) : NaN;
 
   if (!Number.isSafeInteger(number) || number < min || number > max) {
@@ -217,14 +218,31 @@ function defaultBackends(withThreads: boolean): BenchBackend[] {
 const VALUE_OPTIONS = ["--ops", "--shapes", "--reps", "--backends", "--threads", "--json", "--seed"] as const;
 const FLAG_OPTIONS = ["--no-real", "--no-random", "--quick", "--peers", "--help", "-h"] as const;
 
+/** Command line split into option values, flags and positional arguments, before any value is checked. */
+export interface SplitArgs {
+  /** Value of each value option, by name; the last occurrence wins. */
+  values: Map<string, string>;
+  /** Flags that were given; `-h` is stored as `--help`. */
+  flags: Set<string>;
+  /** Arguments that are not options, in order. */
+  positionals: string[];
+}
+
 /**
- * Parses the arguments after the script name. Accepts `--option value` and `--option=value`;
- * a later occurrence of an option replaces an earlier one, and a bare `--` (which pnpm may pass
- * through) is skipped. Throws a `UsageError` that names the option for any invalid input.
+ * Splits `argv` into options and positional arguments. Accepts `--option value` and
+ * `--option=value`; a later occurrence of an option replaces an earlier one, and a bare `--`
+ * (which pnpm may pass through) is skipped. Throws a `UsageError` for an unknown option, a flag
+ * with a value, a missing value, or more than `maxPositionals` positional arguments.
  */
-export function parseArgs(argv: readonly string[]): ParsedArgs {
+export function splitArgs(
+  argv: readonly string[],
+  valueOptions: readonly string[],
+  flagOptions: readonly string[],
+  maxPositionals = 0,
+): SplitArgs {
   const values = new Map<string, string>();
   const flags = new Set<string>();
+  const positionals: string[] = [];
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -235,7 +253,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     const equals = arg.indexOf("=");
     const name = arg.startsWith("--") && equals > 0 ? arg.slice(0, equals) : arg;
 
-    if ((FLAG_OPTIONS as readonly string[]).includes(name)) {
+    if (flagOptions.includes(name)) {
       if (name !== arg) {
         throw new UsageError(`invalid option "${arg}": ${name} takes no value`);
       }
@@ -243,7 +261,12 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       continue;
     }
 
-    if (!(VALUE_OPTIONS as readonly string[]).includes(name)) {
+    if (!arg.startsWith("-") && positionals.length < maxPositionals) {
+      positionals.push(arg);
+      continue;
+    }
+
+    if (!valueOptions.includes(name)) {
       const kind = arg.startsWith("-") ? "unknown option" : "unexpected argument";
       throw new UsageError(`${kind} "${arg}": run with --help for the options`);
     }
@@ -257,6 +280,15 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       throw new UsageError(`missing value for ${name}: run with --help for the expected value`);
     }
   }
+  return { values, flags, positionals };
+}
+
+/**
+ * Parses the arguments after the script name (see `splitArgs` for the accepted forms). Throws a
+ * `UsageError` that names the option for any invalid input.
+ */
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const { values, flags } = splitArgs(argv, VALUE_OPTIONS, FLAG_OPTIONS);
 
   if (flags.has("--help")) {
     return { help: true };

@@ -251,7 +251,7 @@ export function formatDiffTable(diffs: readonly BackendDiff[]): string {
 }
 
 /** Returns the report as indented JSON; NaN and infinities become strings. */
-export function jsonReportText(report: JsonReport): string {
+export function jsonReportText(report: object): string {
   // JSON has no NaN or Infinity, and JSON.stringify would turn them into null without notice.
   const text = JSON.stringify(
     report,
