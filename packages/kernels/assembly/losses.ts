@@ -30,14 +30,14 @@ import {
 /** Keeps the lanes of `v` where `p` is not 0 and zeroes the others. */
 // @ts-ignore: decorator
 @inline
-function where_nonzero(v: v128, p: v128): v128 {
+export function where_nonzero(v: v128, p: v128): v128 {
   return v128.and(v, f32x4.ne(p, f32x4.splat(0)));
 }
 
 /** Loads 4 floats at `base + i`, or the row's last `n - i` floats padded with `fill`. */
 // @ts-ignore: decorator
 @inline
-function load_lanes(base: usize, i: i32, n: i32, fill: f32): v128 {
+export function load_lanes(base: usize, i: i32, n: i32, fill: f32): v128 {
   const p = base + (<usize>i << 2);
   return i + 4 <= n ? v128.load(p) : load_tail(p, n - i, fill);
 }
@@ -338,14 +338,14 @@ function expm1_minus_x_over_x2(d: v128): v128 {
 /** Returns the lanes' terms e d of u, 0 where e = 0 (masked in P). */
 // @ts-ignore: decorator
 @inline
-function kl_linear_terms(e: v128, d: v128): v128 {
+export function kl_linear_terms(e: v128, d: v128): v128 {
   return where_nonzero(f32x4.mul(e, d), e);
 }
 
 /** Returns the lanes' terms e h(d) of v, 0 where e = 0; `eq` = exp(x_q) = e e^d. */
 // @ts-ignore: decorator
 @inline
-function kl_excess_terms(e: v128, d: v128, eq: v128): v128 {
+export function kl_excess_terms(e: v128, d: v128, eq: v128): v128 {
   const series = f32x4.mul(f32x4.mul(e, f32x4.mul(d, d)), expm1_minus_x_over_x2(d));
   const direct = f32x4.sub(f32x4.sub(eq, e), f32x4.mul(e, d));
   const small = f32x4.le(f32x4.abs(d), f32x4.splat(SERIES_LIMIT));
