@@ -139,7 +139,28 @@ export interface RowKernels {
     gradScale: Float32Array | null,
     grad: Float32Array | null,
   ): void;
+
+  /**
+   * Sums of each row of one vocabulary chunk, VOCAB_STATS float64 values per row in `stats`, from
+   * which vocab.ts merges chunks: the model's maximum mz, sz = sum e_z with e_z = exp((z - mz) / T),
+   * az = sum e_z (z - mz) / T, the sum of z; with teacher logits also the teacher's maximum mt,
+   * st = sum e_t, ut = sum e_t d, vt = sum e_t h(d) and wt = sum e_z over e_t != 0 with
+   * d = (z - t - (mz - mt)) / T and h(d) = e^d - 1 - d, and the model mass e_z where e_t = 0.
+   * A chunk that is all -Infinity gets zero sums; a teacher with mass where the model is all
+   * -Infinity gets st = 1, vt = Infinity.
+   */
+  vocabStatsRows(
+    logits: Float32Array,
+    teacherLogits: Float32Array | null,
+    rows: number,
+    classes: number,
+    invTemperature: number,
+    stats: Float64Array,
+  ): void;
 }
+
+/** Float64 values per row of `RowKernels.vocabStatsRows`. */
+export const VOCAB_STATS = 10;
 
 /** A copy of a matrix kept by a backend; see RowKernels.store. */
 export interface StoredBlock {

@@ -8,7 +8,7 @@
  * then the outputs.
  */
 import type { ProbsKind, RowKernels } from "../backend.js";
-import { PROBS_CROSS_ENTROPY, PROBS_ENTROPY } from "../backend.js";
+import { PROBS_CROSS_ENTROPY, PROBS_ENTROPY, VOCAB_STATS } from "../backend.js";
 import { expNonPositive } from "./fast-exp.js";
 
 /*
@@ -453,6 +453,99 @@ function crossEntropyTargetsRows(
   }
 }
 
+/** Writes the model sums of one chunk row (sz, az, the sum of z) at `stats[at + 1 ..]`. */
+function vocabModelSums(z: Float32Array, base: number, classes: number, mz: number, invT: number, stats: Float64Array, at: number): void {
+  let sum = 0;
+  let weighted = 0;
+  let zSum = 0;
+  for (let i = base, end = base + classes; i < end; i++) {
+    const x = (z[i] - mz) * invT;
+    const e = expNonPositive(x);
+    if (e !== 0) weighted += e * x;
+    sum += e;
+    zSum += z[i];
+  }
+  stats[at + 1] = sum;
+  stats[at + 2] = weighted;
+  stats[at + 3] = zSum;
+}
+
+/** Writes the teacher sums of one chunk row (st, ut, vt, wt, miss) at `stats[at + 5 ..]`, both maxima finite. */
+function vocabPairSums(
+  z: Float32Array,
+  t: Float32Array,
+  base: number,
+  classes: number,
+  mz: number,
+  mt: number,
+  invT: number,
+  stats: Float64Array,
+  at: number,
+): void {
+  let sum = 0;
+  let linear = 0;
+  let excess = 0;
+  let covered = 0;
+  let missing = 0;
+  for (let i = base, end = base + classes; i < end; i++) {
+    const et = expNonPositive((t[i] - mt) * invT);
+    const ez = expNonPositive((z[i] - mz) * invT);
+    const d = (z[i] - t[i] - (mz - mt)) * invT;
+    sum += et;
+    if (et !== 0) {
+      linear += et * d;
+      excess += klExcessTerm(et, d, ez);
+      covered += ez;
+    } else {
+      missing += ez;
+    }
+  }
+  stats[at + 5] = sum;
+  stats[at + 6] = linear;
+  stats[at + 7] = excess;
+  stats[at + 8] = covered;
+  stats[at + 9] = missing;
+}
+
+/** See RowKernels.vocabStatsRows; mirrors f32_vocab_stats_rows. */
+function vocabStatsRows(
+  z: Float32Array,
+  t: Float32Array | null,
+  rows: number,
+  classes: number,
+  invT: number,
+  stats: Float64Array,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const base = r * classes;
+    const at = r * VOCAB_STATS;
+    const mz = rowMax(z, base, classes);
+    stats[at] = mz;
+
+    // exp(-Infinity - -Infinity) would be NaN; a masked chunk has no mass at all.
+    if (mz === -Infinity) {
+      stats[at + 1] = 0;
+      stats[at + 2] = 0;
+      stats[at + 3] = -Infinity;
+    } else {
+      vocabModelSums(z, base, classes, mz, invT, stats, at);
+    }
+    if (t === null) continue;
+
+    const mt = rowMax(t, base, classes);
+    stats[at + 4] = mt;
+    if (Number.isFinite(mz) && Number.isFinite(mt)) {
+      vocabPairSums(z, t, base, classes, mz, mt, invT, stats, at);
+      continue;
+    }
+
+    // Special rows, as the whole-row KL treats them; see f32_vocab_stats_rows.
+    if (mz !== mz || mt !== mt || mz === Infinity || mt === Infinity) stats.fill(NaN, at + 5, at + 10);
+    else if (mt === -Infinity) stats.set([0, 0, 0, 0, stats[at + 1]], at + 5);
+    else stats.set([1, 0, Infinity, 0, 0], at + 5);
+  }
+}
+
 /**
  * Returns e h(d) with h(d) = e^d - 1 - d >= 0, where `eq` = e e^d: by the Taylor series of h
  * for |d| <= 0.5, else directly. See klFromSums.
@@ -471,7 +564,7 @@ function klExcessTerm(e: number, d: number, eq: number): number {
 }
 
 /** Returns log1p(w) - w without cancellation for small |w|. */
-function log1pMinusX(w: number): number {
+export function log1pMinusX(w: number): number {
   if (Math.abs(w) < 1e-3) return w * w * (-0.5 + w * (1 / 3 + w * (-0.25 + w * 0.2)));
   return Math.log1p(w) - w;
 }
@@ -702,4 +795,5 @@ export const jsKernels: RowKernels = {
   klLogitsRows,
   jsDivergenceRows,
   distillationRows,
+  vocabStatsRows,
 };

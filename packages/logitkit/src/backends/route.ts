@@ -76,5 +76,7 @@ export function routeRowKernels(base: RowKernels, route: RowRoute): RowKernels {
         gradScale,
         grad,
       ),
+    vocabStatsRows: (z, t, rows, classes, invT, stats) =>
+      route(rows, classes, false, z, t, null).vocabStatsRows(z, t, rows, classes, invT, stats),
   };
 }

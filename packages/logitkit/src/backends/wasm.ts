@@ -9,7 +9,7 @@
  * rows to rows independently, so chunking does not change any result. `memory.grow` detaches
  * the old buffer, so the cached views of the memory are replaced right after every growth.
  */
-import type { ProbsKind, RowKernels } from "../backend.js";
+import { type ProbsKind, type RowKernels, VOCAB_STATS } from "../backend.js";
 import { bufferOf, byteOffsetOf, copyInto, lengthOf } from "../intrinsics.js";
 import { createThreadPool, type ThreadPool, type ThreadPoolOptions } from "./pool.js";
 import { routeRowKernels } from "./route.js";
@@ -71,6 +71,7 @@ const POOL_KERNELS = [
   "f32_kl_logits_rows",
   "f32_js_divergence_rows",
   "f32_distillation_rows",
+  "f32_vocab_stats_rows",
   "f32_rmax_slices",
   "f32_raddstoreexpminusmax_slices",
   "f32_vscale_slices",
@@ -193,6 +194,7 @@ interface KernelExports {
     gradScale: Pointer,
     grad: Pointer,
   ): void;
+  f32_vocab_stats_rows(z: Pointer, t: Pointer, rows: number, classes: number, invT: number, stats: Pointer): void;
 }
 
 type TypedArray = Float32Array | Float64Array | Int32Array;
@@ -870,6 +872,15 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
         [input(pz, classes), input(qz, classes), output(rowLoss, 1), ...gradBuffers(gradScale, grad, classes)],
         "f32_kl_logits_rows",
         [B0, B1, ROWS, classes, invT, B2, B3, B4],
+      );
+    },
+
+    vocabStatsRows(z, t, rows, classes, invT, stats) {
+      runRows(
+        rows,
+        [input(z, classes), input(t, classes), output(stats, VOCAB_STATS)],
+        "f32_vocab_stats_rows",
+        [B0, B1, ROWS, classes, invT, B2],
       );
     },
 
