@@ -17,6 +17,8 @@ import type {
   Reduction,
   SoftmaxOptions,
   UploadedLogits,
+  VocabAccumulatorOptions,
+  VocabState,
 } from "./types.js";
 
 /**
@@ -73,6 +75,23 @@ export interface LogitKit {
    * keep it alive.
    */
   dispose(): void;
+
+  /**
+   * Creates an accumulator for rows whose logits arrive in chunks of the vocabulary, such as a
+   * vocabulary split across workers, shards or network messages. Each `add` takes the logits of
+   * one range of classes for every row; once the chunks cover every class exactly once, the
+   * accumulator gives the whole rows' logsumexp, entropy, cross-entropy with labels and, when each
+   * chunk came with the teacher's logits of the same classes, KL(teacher ‖ model). The results
+   * equal those of `logSumExp`, `entropyOfLogits`, `crossEntropy` and `klDivergence` on the whole
+   * rows within float32 rounding. Chunks may come in any order, and accumulators (or their
+   * `state()`, sent between threads or processes) merge in any order.
+   *
+   * @param options `rows` and `classes` (required), `temperature` (default 1), `labels`,
+   * `ignoreIndex` (default -100) and `labelSmoothing` (default 0) for `crossEntropy`.
+   * @returns the accumulator, empty.
+   * @throws {TypeError | RangeError} on invalid input.
+   */
+  vocabAccumulator(options: VocabAccumulatorOptions): VocabAccumulator;
 
   /**
    * Computes softmax(z / T) of each row: p_i = exp(z_i / T - m) / sum_j exp(z_j / T - m), with
@@ -320,4 +339,63 @@ export interface LogitKit {
     teacherLogits: LogitsInput,
     options: DistillationOptions & GradOutOptions<G>,
   ): LossWithGrad<number, G>;
+}
+
+/**
+ * Partial sums of rows whose vocabulary arrives in chunks; see `LogitKit.vocabAccumulator`. Every
+ * chunk is reduced on arrival to a few float64 sums per row, taken relative to the chunk's own
+ * maximum, so memory does not grow with the number of chunks. The results require every class
+ * to be covered and throw a `RangeError` that names the first missing class otherwise.
+ *
+ * NOTE: no gradients: a gradient needs the whole row's logsumexp, which is known only after the
+ * last chunk, so it takes a second pass over the chunks (softmax(z / T) - target, per chunk).
+ */
+export interface VocabAccumulator {
+  /** Rows of the batch. */
+  readonly rows: number;
+
+  /** Size of the whole vocabulary. */
+  readonly classes: number;
+
+  /** Number of classes covered by the chunks so far. */
+  readonly covered: number;
+
+  /**
+   * Adds the logits of classes `offset` to `offset + width - 1` of every row.
+   *
+   * @param logits row-major `rows x width` logits of the chunk.
+   * @param options `offset` (required): the first class of the chunk. `teacher`: the teacher's
+   * logits of the same classes, `rows x width`, for `klDivergence`; every chunk must have them
+   * or none.
+   * @throws {TypeError | RangeError} on invalid input, a range outside the vocabulary or one that
+   * overlaps an earlier chunk. A failed call leaves the accumulator unchanged.
+   */
+  add(logits: Float32Array, options: { offset: number; teacher?: Float32Array }): void;
+
+  /**
+   * Adds the chunks of another accumulator with the same `rows`, `classes` and `temperature`,
+   * given as the accumulator or as its `state()`. Labels and label smoothing are those of this
+   * accumulator, so the other one must have been created with the same labels.
+   * @throws {TypeError | RangeError} when the shapes differ or the chunks overlap.
+   */
+  merge(other: VocabAccumulator | VocabState): void;
+
+  /** Returns a copy of the partial state, for `merge` in another thread or process. */
+  state(): VocabState;
+
+  /** Returns logsumexp(z / T) of each row; see `LogitKit.logSumExp`. */
+  logSumExp(): Float32Array;
+
+  /** Returns the entropy of softmax(z / T); see `LogitKit.entropyOfLogits` (default reduction `batchmean`). */
+  entropy<R extends Reduction | undefined = undefined>(options?: { reduction?: R }): Reduced<R, "batchmean">;
+
+  /**
+   * Returns the cross-entropy of softmax(z / T) with the accumulator's labels, with label
+   * smoothing and ignored rows; see `LogitKit.crossEntropy` (default reduction `mean`). Class
+   * weights are not supported.
+   */
+  crossEntropy<R extends Reduction | undefined = undefined>(options?: { reduction?: R }): Reduced<R, "mean">;
+
+  /** Returns KL(teacher ‖ model) at temperature T; see `LogitKit.klDivergence` (default reduction `batchmean`). */
+  klDivergence<R extends Reduction | undefined = undefined>(options?: { reduction?: R }): Reduced<R, "batchmean">;
 }

@@ -1,6 +1,6 @@
 export { loadLogitKit } from "./load.js";
 export { loadLogitKitWorker } from "./worker-kit.js";
-export type { LogitKit } from "./api.js";
+export type { LogitKit, VocabAccumulator } from "./api.js";
 export type { LogitKitWorker } from "./worker-api.js";
 export type {
   BackendName,
@@ -23,4 +23,6 @@ export type {
   ShapeOptions,
   SoftmaxOptions,
   UploadedLogits,
+  VocabAccumulatorOptions,
+  VocabState,
 } from "./types.js";

@@ -6,6 +6,8 @@ import type { LogitKit } from "./api.js";
 import type { ProbsKind, RowKernels, StoredBlock } from "./backend.js";
 import { PROBS_CROSS_ENTROPY, PROBS_ENTROPY, PROBS_KL_DIVERGENCE } from "./backend.js";
 import { lengthOf, typedArrayKind } from "./intrinsics.js";
+import { clampRows, reduce } from "./reduce.js";
+import { createVocabAccumulator } from "./vocab.js";
 import type { BackendName, Reduction, UploadedLogits } from "./types.js";
 import {
   checkFloat32,
@@ -38,42 +40,6 @@ const CROSS_ENTROPY_GRAD_OPTIONS = [...CROSS_ENTROPY_OPTIONS, "gradOutput", "gra
 const DISTILLATION_OPTIONS = ["classes", "temperature", "alpha", "labels", "ignoreIndex"];
 const DISTILLATION_GRAD_OPTIONS = [...DISTILLATION_OPTIONS, "gradOut"];
 const SHAPE_OPTIONS = ["classes"];
-
-/**
- * Clamps each row value into [lower, upper], the mathematical range of the measure, which
- * float32 rounding can leave by a few ulp (a KL of -1e-9, a JSD of log 2 + 2e-9). NaN stays NaN.
- */
-function clampRows(rowLoss: Float64Array, lower: number, upper: number): void {
-  upper = float32AtMost(upper);
-  for (let i = 0; i < rowLoss.length; i++) {
-    if (rowLoss[i] < lower) rowLoss[i] = lower;
-    else if (rowLoss[i] > upper) rowLoss[i] = upper;
-  }
-}
-
-// One float32 and its bits, shared so that float32AtMost allocates nothing per call.
-const float32Bits = new Float32Array(1);
-const int32Bits = new Int32Array(float32Bits.buffer);
-
-/** Returns the largest float32 value <= x, so a bound survives the rounding of `none` results. */
-function float32AtMost(x: number): number {
-  const rounded = Math.fround(x);
-  if (rounded <= x) return rounded;
-  float32Bits[0] = rounded;
-  int32Bits[0] += rounded > 0 ? -1 : 1;
-  return float32Bits[0];
-}
-
-/** Reduces per-row losses; `meanDivisor` is the divisor of `mean`. Sums run in float64. */
-function reduce(rowLoss: Float64Array, reduction: Reduction, meanDivisor: number): number | Float32Array {
-  if (reduction === "none") return Float32Array.from(rowLoss);
-
-  let total = 0;
-  for (let i = 0; i < rowLoss.length; i++) total += rowLoss[i];
-  if (reduction === "sum") return total;
-  if (reduction === "batchmean") return total / rowLoss.length;
-  return total / meanDivisor;
-}
 
 /**
  * Returns d(reduced loss) / d(rowLoss[i]) for every row: `gradOutput` or 1 for `none`, 1 for
@@ -486,6 +452,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
     dispose: () => kernels.dispose(),
     upload: (logits, options) => upload(logits, options),
     alloc: (length, options) => alloc(length, options),
+    vocabAccumulator: (options) => createVocabAccumulator(kernels, options),
     softmax: ((logits: unknown, options: unknown) => elementwise("softmax", "softmaxRows", logits, options)) as any,
     logSoftmax: ((logits: unknown, options: unknown) =>
       elementwise("logSoftmax", "logSoftmaxRows", logits, options)) as any,

@@ -168,6 +168,41 @@ export type LogitsInput = Float32Array | UploadedLogits;
 /** Probabilities or probability targets, as a `Float32Array` or kept in backend memory. */
 export type ProbsInput = Float32Array | UploadedLogits;
 
+/** Options of `kit.vocabAccumulator`. */
+export interface VocabAccumulatorOptions {
+  /** Number of rows (positions) of the batch; an integer >= 1. Required. */
+  rows: number;
+  /** Size of the whole vocabulary, which the chunks must cover exactly once; an integer >= 1. Required. */
+  classes: number;
+  /** Temperature T > 0 applied to every chunk (and teacher chunk). Default 1. */
+  temperature?: number;
+  /** Labels over the whole vocabulary, one per row, for `crossEntropy`. A label may fall in any chunk. */
+  labels?: Labels;
+  /** Label value whose rows `crossEntropy` skips. Default -100. */
+  ignoreIndex?: number;
+  /** Label smoothing epsilon of `crossEntropy`, 0 or in [1e-30, 1]. Default 0. */
+  labelSmoothing?: number;
+}
+
+/**
+ * The partial state of a `VocabAccumulator`, from `state()`: plain data that survives
+ * `structuredClone` and `postMessage`, so accumulators of different threads or processes can merge
+ * with `merge(state)`. Its fields are internal sums; only `ranges` is meant to be read.
+ */
+export interface VocabState {
+  rows: number;
+  classes: number;
+  temperature: number;
+  /** Whether the chunks came with teacher logits; null before the first chunk. */
+  teacher: boolean | null;
+  /** The classes covered so far, as sorted [start, end) pairs: [0, 128, 256, 512] covers 0-127 and 256-511. */
+  ranges: number[];
+  /** 12 float64 sums per row. */
+  sums: Float64Array;
+  /** Whether each row's label fell in a chunk merged so far. */
+  labelSeen: Uint8Array;
+}
+
 /** Options of `loadLogitKit`. */
 export interface LoadOptions {
   /** Backend to use. Default `auto`: `wasm` where WebAssembly SIMD compiles, else `js`. */

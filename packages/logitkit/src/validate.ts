@@ -59,6 +59,9 @@ export interface OptionValues {
   labels: unknown;
   backend: unknown;
   threads: unknown;
+  rows: unknown;
+  offset: unknown;
+  teacher: unknown;
 }
 
 /**
@@ -100,6 +103,9 @@ export function checkOptions(
     labels: o.labels,
     backend: o.backend,
     threads: o.threads,
+    rows: o.rows,
+    offset: o.offset,
+    teacher: o.teacher,
   };
 }
 

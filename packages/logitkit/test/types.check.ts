@@ -66,3 +66,16 @@ export async function checkWorkerResultTypes(remote: LogitKitWorker, z: Float32A
 
   void [reduced, perRow, fused];
 }
+
+export function checkVocabTypes(kit: LogitKit, z: Float32Array): void {
+  const acc = kit.vocabAccumulator({ rows: 2, classes: 8, labels: [0, 1] });
+  acc.add(z, { offset: 0, teacher: z });
+  const lse: Float32Array = acc.logSumExp();
+  const perRow: Float32Array = acc.klDivergence({ reduction: "none" });
+  const mean: number = acc.crossEntropy();
+
+  // @ts-expect-error: offset is required.
+  acc.add(z, {});
+
+  void [lse, perRow, mean];
+}
