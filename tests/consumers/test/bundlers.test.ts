@@ -107,8 +107,6 @@ describe.skipIf(!chromiumFound)("bundled pages in Chromium", () => {
   for (const bundler of bundlers) {
     it(`runs the ${bundler.name} build`, async () => {
       const build = builds.get(bundler.name)!;
-      expect(build.warnings, `warnings of the ${bundler.name} build`).toBe("");
-
       const page = await browser.newPage();
       const errors: string[] = [];
       page.on("pageerror", (error) => errors.push(error.message));
@@ -127,6 +125,7 @@ describe.skipIf(!chromiumFound)("bundled pages in Chromium", () => {
         expect(checked.crossOriginIsolated, "crossOriginIsolated").toBe(true);
         checkReport(checked);
         expect(errors, "errors in the page's console").toEqual([]);
+        expect(build.warnings, `warnings of the ${bundler.name} build`).toBe("");
       } finally {
         await page.close();
       }
