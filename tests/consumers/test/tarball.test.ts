@@ -78,6 +78,8 @@ describe("packed tarball", () => {
     expect(files.map((file) => file.path)).toContain("README.md");
   });
 
+  // NOTE: packages/logitkit has no LICENSE file yet, although package.json declares MIT, whose
+  // terms ask that the license text ship with the code. This test then checks nothing.
   it("includes the license file when the package has one", () => {
     const licenses = ["LICENSE", "LICENSE.md", "LICENSE.txt"].filter((name) => existsSync(join(LOGITKIT_DIR, name)));
     for (const name of licenses) expect(files.map((file) => file.path)).toContain(name);
