@@ -59,6 +59,8 @@ export interface OptionValues {
   labels: unknown;
   backend: unknown;
   threads: unknown;
+  values: unknown;
+  tail: unknown;
 }
 
 /**
@@ -100,6 +102,8 @@ export function checkOptions(
     labels: o.labels,
     backend: o.backend,
     threads: o.threads,
+    values: o.values,
+    tail: o.tail,
   };
 }
 
