@@ -15,6 +15,7 @@ export {
   f32_distillation_rows,
 } from "./losses";
 export { f32_probs_rows } from "./probs";
+export { f32_topk_distillation_rows } from "./topk";
 export {
   f32_rmax_slices,
   f32_raddstoreexpminusmax_slices,

@@ -71,6 +71,7 @@ const POOL_KERNELS = [
   "f32_kl_logits_rows",
   "f32_js_divergence_rows",
   "f32_distillation_rows",
+  "f32_topk_distillation_rows",
   "f32_rmax_slices",
   "f32_raddstoreexpminusmax_slices",
   "f32_vscale_slices",
@@ -83,7 +84,7 @@ type KernelName = (typeof POOL_KERNELS)[number];
 const ROWS = { rows: true } as const;
 
 /** `BUFFER[i]` marks the argument that receives the pointer of buffer `i` of the call. */
-const BUFFER = [0, 1, 2, 3, 4, 5].map((buffer) => ({ buffer }));
+const BUFFER = [0, 1, 2, 3, 4, 5, 6, 7].map((buffer) => ({ buffer }));
 
 /** A kernel argument: a number passed as is, a buffer's pointer, or the chunk's row count. */
 type KernelArg = number | { readonly buffer: number } | typeof ROWS;
@@ -183,6 +184,22 @@ interface KernelExports {
   f32_distillation_rows(
     student: Pointer,
     teacher: Pointer,
+    labels: Pointer,
+    ignoreIndex: number,
+    rows: number,
+    classes: number,
+    invT: number,
+    alpha: number,
+    rowLoss: Pointer,
+    gradScale: Pointer,
+    grad: Pointer,
+  ): void;
+  f32_topk_distillation_rows(
+    student: Pointer,
+    indices: Pointer,
+    targets: Pointer,
+    rowTerms: Pointer,
+    k: number,
     labels: Pointer,
     ignoreIndex: number,
     rows: number,
@@ -746,7 +763,7 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
       ? [input(null, 1), output(null, classes)]
       : [input(gradScale, 1), output(grad, classes)];
 
-  const [B0, B1, B2, B3, B4, B5] = BUFFER;
+  const [B0, B1, B2, B3, B4, B5, B6, B7] = BUFFER;
 
   /** Softmax, log-softmax or logsumexp rows, with the vocabulary split when that pays. */
   function softmaxLike(
@@ -894,6 +911,23 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
         ],
         "f32_distillation_rows",
         [B0, B1, B2, ignoreIndex, ROWS, classes, invT, alpha, B3, B4, B5],
+      );
+    },
+
+    topKDistillationRows(sz, indices, targets, rowTerms, k, labels, ignoreIndex, rows, classes, invT, alpha, rowLoss, gradScale, grad) {
+      runRows(
+        rows,
+        [
+          input(sz, classes),
+          input(indices, k),
+          input(targets, k),
+          input(rowTerms, 2),
+          input(labels, 1),
+          output(rowLoss, 1),
+          ...gradBuffers(gradScale, grad, classes),
+        ],
+        "f32_topk_distillation_rows",
+        [B0, B1, B2, B3, k, B4, ignoreIndex, ROWS, classes, invT, alpha, B5, B6, B7],
       );
     },
   };
