@@ -22,5 +22,6 @@ export type {
   Reduction,
   ShapeOptions,
   SoftmaxOptions,
+  TopKDistillationOptions,
   UploadedLogits,
 } from "./types.js";
