@@ -34,10 +34,14 @@ export function checkChoice<T extends string>(fn: string, name: string, value: u
   return value as T;
 }
 
-/** The teacher's token indices as checked: a copy in the caller's order, and k per row. */
+/**
+ * The teacher's token indices as checked: a copy in the caller's order, k per row, and `order`,
+ * the positions of each row sorted by token (padding first, then ascending tokens).
+ */
 export interface TopKIndices {
   indices: Int32Array;
   k: number;
+  order: Int32Array;
 }
 
 /**
@@ -79,22 +83,23 @@ export function checkTopKIndices(fn: string, value: unknown, rows: number, class
   }
 
   // Sorting each row's positions by token puts a repeated token next to its first occurrence.
-  const order = new Array<number>(k);
+  const order = new Int32Array(length);
   for (let r = 0; r < rows; r++) {
     const base = r * k;
-    for (let j = 0; j < k; j++) order[j] = base + j;
-    order.sort((a, b) => indices[a] - indices[b] || a - b);
+    const row = order.subarray(base, base + k);
+    for (let j = 0; j < k; j++) row[j] = base + j;
+    row.sort((a, b) => indices[a] - indices[b] || a - b);
     for (let j = 1; j < k; j++) {
-      const token = indices[order[j]];
-      if (token !== TOPK_PADDING && token === indices[order[j - 1]]) {
+      const token = indices[row[j]];
+      if (token !== TOPK_PADDING && token === indices[row[j - 1]]) {
         throw new RangeError(
-          `${fn}: teacherIndices[${order[j]}] repeats token ${token} of teacherIndices[${order[j - 1]}] in row ${r}; ` +
+          `${fn}: teacherIndices[${row[j]}] repeats token ${token} of teacherIndices[${row[j - 1]}] in row ${r}; ` +
             `each row must list distinct tokens.`,
         );
       }
     }
   }
-  return { indices, k };
+  return { indices, k, order };
 }
 
 /** How the teacher values become targets; see TopKTeacher. */
@@ -139,18 +144,15 @@ export function buildTopKTeacher(
   counted: (row: number) => boolean,
   options: TopKTeacherOptions,
 ): TopKTeacher {
-  const { indices, k } = checked;
+  const { indices, k, order } = checked;
   const sortedIndices = new Int32Array(rows * k);
   const targets = new Float32Array(rows * k);
   const rowTerms = new Float64Array(rows * 2);
-  const order = new Array<number>(k);
   const probs = new Float64Array(k);
 
   for (let r = 0; r < rows; r++) {
     const base = r * k;
-    for (let j = 0; j < k; j++) order[j] = base + j;
-    order.sort((a, b) => indices[a] - indices[b]);
-    for (let j = 0; j < k; j++) sortedIndices[base + j] = indices[order[j]];
+    for (let j = 0; j < k; j++) sortedIndices[base + j] = indices[order[base + j]];
     if (!counted(r)) continue;
 
     const tokens = countTokens(sortedIndices, base, k);
@@ -161,13 +163,13 @@ export function buildTopKTeacher(
       );
     }
 
-    // Positions of `order` before the first token hold padding, whose values are not read.
+    // Positions of `order` before the first token are padding, whose values are not read.
     const first = k - tokens;
     for (let j = first; j < k; j++) {
-      const v = values[order[j]];
+      const v = values[order[base + j]];
       if (options.values === "logprobs" && v > LOGPROB_TOLERANCE) {
         throw new RangeError(
-          `${fn}: teacherValues[${order[j]}] must be a log-probability <= 0 (options.values is "logprobs"), got ${v}; ` +
+          `${fn}: teacherValues[${order[base + j]}] must be a log-probability <= 0 (options.values is "logprobs"), got ${v}; ` +
             `pass values: "logits" if the teacher returned logits.`,
         );
       }
