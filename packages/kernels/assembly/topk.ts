@@ -27,6 +27,9 @@ function exp_scalar(x: f32): f32 {
  * The classes outside S are the gaps between the sorted tokens. Their exponentials are taken
  * from the tail's own maximum, e'_i = exp((z_i - tailMax) invT), so q_i / q_tail = e'_i / sum e'
  * stays exact when the tail lies far enough below the tokens for exp(x_i) to underflow.
+ *
+ * NOTE: KL is the difference of the float64 sums above, not kl_from_sums of losses.ts, so a
+ * divergence below about 1e-6 loses relative accuracy (absolute errors of up to 4e-8 were seen).
  */
 export function f32_topk_distillation_rows(
   student: usize,
