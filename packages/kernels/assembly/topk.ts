@@ -15,9 +15,10 @@ function exp_scalar(x: f32): f32 {
 /**
  * Top-k distillation per row: alpha T^2 KL(P ‖ Q_T) + (1 - alpha) CE(Q_1, y).
  *
- * Inputs per row: `indices` lists the k tokens S in ascending order, with padding (-1) first.
- * `targets` has the teacher's probability t_j of each token. `rowTerms` has two float64: the tail
- * mass r that P puts on the classes outside S as one bucket, and sum t log t + r log r. A `labels`
+ * `teacher` has 2k + 4 words per row. Words [0, k) list the k tokens S in ascending order, with
+ * padding (-1) first. Words [k, 2k) are the teacher's probability t_j of each token, as f32.
+ * Words [2k, 2k + 4) are two f64: the tail mass r that P puts on the classes outside S as one
+ * bucket, and sum t log t + r log r. A `labels`
  * pointer of 0 means no hard term, and the caller then passes alpha 1. Rows whose label equals
  * ignoreIndex get loss 0 and a zero gradient.
  *
@@ -33,9 +34,7 @@ function exp_scalar(x: f32): f32 {
  */
 export function f32_topk_distillation_rows(
   student: usize,
-  indices: usize,
-  targets: usize,
-  rowTerms: usize,
+  teacher: usize,
   k: i32,
   labels: usize,
   ignoreIndex: i32,
@@ -56,8 +55,9 @@ export function f32_topk_distillation_rows(
   for (let r = 0; r < rows; r++) {
     const zr = student + <usize>r * rowBytes;
     const gr = grad + <usize>r * rowBytes;
-    const ir = indices + ((<usize>r * <usize>k) << 2);
-    const tr = targets + ((<usize>r * <usize>k) << 2);
+    const ir = teacher + ((<usize>r * <usize>(2 * k + 4)) << 2);
+    const tr = ir + (<usize>k << 2);
+    const terms = tr + (<usize>k << 2);
     const y = labels == 0 ? -1 : load<i32>(labels + (<usize>r << 2));
     if (labels != 0 && y == ignoreIndex) {
       store<f64>(rowLoss + (<usize>r << 3), 0);
@@ -114,8 +114,8 @@ export function f32_topk_distillation_rows(
     const tailWeight: f64 = tail == 0 ? 0 : Math.exp(tailLogShift);
     const sum = topSum + tail * tailWeight;
     const lse = Math.log(sum);
-    const tailMass = load<f64>(rowTerms + (<usize>r << 4));
-    const negativeEntropy = load<f64>(rowTerms + (<usize>r << 4), 8);
+    const tailMass = load<f64>(terms);
+    const negativeEntropy = load<f64>(terms, 8);
     const crossEntropy = lse * mass - weighted;
     const tailTerm: f64 = tailMass == 0 ? 0 : tailMass * (lse - Math.log(tail) - tailLogShift);
     let loss = softWeight * (negativeEntropy + crossEntropy + tailTerm);

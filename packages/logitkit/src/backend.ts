@@ -142,17 +142,14 @@ export interface RowKernels {
 
   /**
    * Per row: alpha T^2 KL(P ‖ Q_T) + (1 - alpha) CE(Q_1, label), where Q_T = softmax(z / T) over
-   * every class and P is the teacher's target: `targets` on the row's k tokens `indices` and the
-   * tail mass r on the other classes as one bucket, matched by the student's mass there.
-   * `indices` are sorted in ascending order per row, with padding (-1) first, and `rowTerms` contains
-   * r and sum t log t + r log r per row (see TopKTeacher in topk.ts). Without labels alpha must
-   * be 1. Ignored rows get loss 0 and a zero gradient.
+   * every class and P is the teacher's target: probabilities on the row's k tokens and the tail
+   * mass r on the other classes as one bucket, matched by the student's mass there. `teacher`
+   * has 2k + 4 words per row, its tokens, targets and terms (see topKRowWords in topk.ts).
+   * Without labels alpha must be 1. Ignored rows get loss 0 and a zero gradient.
    */
   topKDistillationRows(
     studentLogits: Float32Array,
-    indices: Int32Array,
-    targets: Float32Array,
-    rowTerms: Float64Array,
+    teacher: Int32Array,
     k: number,
     labels: Int32Array | null,
     ignoreIndex: number,

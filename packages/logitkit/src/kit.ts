@@ -525,7 +525,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
 
     // The values are read after every getter of the options and labels has run.
     const teacherValues = current(fn, "teacherValues", values, v, vLength);
-    const target = buildTopKTeacher(fn, teacher, teacherValues, rows, classes, counted, { values: valueKind, tail, temperature });
+    const teacherRows = buildTopKTeacher(fn, teacher, teacherValues, rows, classes, counted, { values: valueKind, tail, temperature });
 
     const rowLoss = new Float64Array(rows);
     const scale = withGrad ? gradScales(rows, reduction, countedRows, gradOutput) : null;
@@ -533,9 +533,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
     const grad = withGrad ? currentGrad(fn, o.gradOut, gradOut, sLength, [["studentLogits", studentInput]]) : null;
     kernels.topKDistillationRows(
       studentInput,
-      target.indices,
-      target.targets,
-      target.rowTerms,
+      teacherRows,
       teacher.k,
       labels,
       ignoreIndex,

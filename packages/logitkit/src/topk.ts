@@ -6,10 +6,10 @@
 import { lengthOf, typedArrayKind } from "./intrinsics.js";
 import { checkNotDetached, describe } from "./validate.js";
 
-/** What `teacherValues` holds: log-probabilities over the full vocabulary, or logits. */
+/** Kind of `teacherValues`: log-probabilities over the full vocabulary, or logits. */
 export type TopKValues = "logprobs" | "logits";
 
-/** What happens to the teacher's mass outside the top-k tokens. */
+/** Policy for the teacher's mass outside the top-k tokens. */
 export type TopKTail = "drop" | "bucket";
 
 /** Index that marks an unused entry of a row with fewer than k tokens. */
@@ -102,7 +102,7 @@ export function checkTopKIndices(fn: string, value: unknown, rows: number, class
   return { indices, k, order };
 }
 
-/** How the teacher values become targets; see TopKTeacher. */
+/** Options that turn the teacher values into targets; see buildTopKTeacher. */
 export interface TopKTeacherOptions {
   values: TopKValues;
   tail: TopKTail;
@@ -110,24 +110,25 @@ export interface TopKTeacherOptions {
 }
 
 /**
- * The teacher's target distribution, in the layout of `RowKernels.topKDistillationRows`.
- * - `indices`: each row's tokens sorted in ascending order, padding (-1) first.
- * - `targets`: the target probability of each token, float32, 0 for padding.
- * - `rowTerms`: two float64 per row, the tail mass r (0 in `drop` mode) and the teacher's
- *   negative entropy sum_j t_j log t_j + r log r over the float32 targets, so that the kernels
- *   need only the cross-entropy terms.
- * Rows whose teacher values have a NaN (or no finite softmax) get NaN targets and terms.
- * Ignored rows get zeros and are not read.
+ * Returns the 32-bit words of one row of teacher data for k tokens, in the layout of
+ * `RowKernels.topKDistillationRows`:
+ * - words [0, k): the row's tokens in ascending order, padding (-1) first;
+ * - words [k, 2k): the float32 target probability of each token, 0 for padding;
+ * - words [2k, 2k + 4): two float64, the tail mass r (0 in `drop` mode) and the teacher's
+ *   negative entropy sum_j t_j log t_j + r log r over the float32 targets. With the entropy
+ *   given, the kernels need only the cross-entropy terms.
+ * The float64 stay 8-byte aligned because every row has an even number of words. One buffer
+ * per row keeps the kernel within the thread pool's 12 arguments.
  */
-export interface TopKTeacher {
-  indices: Int32Array;
-  targets: Float32Array;
-  rowTerms: Float64Array;
+export function topKRowWords(k: number): number {
+  return 2 * k + 4;
 }
 
 /**
- * Builds the teacher targets from the checked indices and `values` (read once each), and checks
- * the values of every row that counts. `counted(r)` says whether row r is not ignored.
+ * Builds the teacher data (see topKRowWords) from the checked indices and `values` (read once
+ * each), and checks the values of every row that counts. `counted(r)` returns whether row r is
+ * not ignored. Rows whose values have a NaN, or no finite softmax, get NaN targets and terms.
+ * Ignored rows get zero targets and terms, and the kernels do not read them.
  *
  * - drop: t_j = softmax over the row's tokens of v_j / T, for logits and log-probabilities alike
  *   (they differ by a constant per row). r = 0.
@@ -143,19 +144,21 @@ export function buildTopKTeacher(
   classes: number,
   counted: (row: number) => boolean,
   options: TopKTeacherOptions,
-): TopKTeacher {
+): Int32Array {
   const { indices, k, order } = checked;
-  const sortedIndices = new Int32Array(rows * k);
-  const targets = new Float32Array(rows * k);
-  const rowTerms = new Float64Array(rows * 2);
+  const words = topKRowWords(k);
+  const teacher = new Int32Array(rows * words);
+  const targets = new Float32Array(teacher.buffer);
+  const terms = new Float64Array(teacher.buffer);
   const probs = new Float64Array(k);
 
   for (let r = 0; r < rows; r++) {
     const base = r * k;
-    for (let j = 0; j < k; j++) sortedIndices[base + j] = indices[order[base + j]];
+    const row = r * words;
+    for (let j = 0; j < k; j++) teacher[row + j] = indices[order[base + j]];
     if (!counted(r)) continue;
 
-    const tokens = countTokens(sortedIndices, base, k);
+    const tokens = countTokens(teacher, row, k);
     if (tokens === 0 && options.tail === "drop") {
       throw new RangeError(
         `${fn}: row ${r} of teacherIndices has no token, only padding (${TOPK_PADDING}); tail "drop" needs at least ` +
@@ -186,15 +189,16 @@ export function buildTopKTeacher(
     let negativeEntropy = tail > 0 ? tail * Math.log(tail) : 0;
     for (let j = first; j < k; j++) {
       const t = Math.fround(probs[j]);
-      targets[base + j] = t;
+      targets[row + k + j] = t;
       if (t !== 0) negativeEntropy += t * Math.log(t);
     }
 
     // A NaN target (from a NaN value) must reach every output of the row, the tail's included.
-    rowTerms[2 * r] = Number.isNaN(negativeEntropy) ? NaN : tail;
-    rowTerms[2 * r + 1] = negativeEntropy;
+    const term = (row + 2 * k) / 2;
+    terms[term] = Number.isNaN(negativeEntropy) ? NaN : tail;
+    terms[term + 1] = negativeEntropy;
   }
-  return { indices: sortedIndices, targets, rowTerms };
+  return teacher;
 }
 
 /** Returns the number of entries that are not padding in a sorted row (padding sorts first). */
@@ -223,8 +227,8 @@ function softmaxInPlace(x: Float64Array, from: number, to: number, invT: number)
 /**
  * Replaces the log-probabilities x[from .. to) by probabilities and returns the tail mass
  * 1 - sum, or 0 after dividing by the sum when it reaches 1 or the row lists every class.
- * A sum above 1 + LOGPROB_TOLERANCE is rejected: such values are no log-probabilities of one
- * distribution at temperature 1.
+ * A sum above 1 + LOGPROB_TOLERANCE is rejected, because such values are no log-probabilities
+ * of one distribution at temperature 1.
  */
 function bucketInPlace(fn: string, row: number, x: Float64Array, from: number, to: number, everyClass: boolean): number {
   let sum = 0;

@@ -671,7 +671,7 @@ function maxOrNaN(a: number, b: number): number {
 
 /**
  * Top-k distillation per row. The classes outside the row's tokens (the tail) are the gaps
- * between the sorted `indices`, so each pass over the row runs over the gaps with the block
+ * between the sorted tokens, so each pass over the row runs over the gaps with the block
  * loops, and the k tokens are visited one by one.
  *
  * With x = (z - m) invT, q = softmax(x), targets t_j on the tokens S, tail mass r and
@@ -686,9 +686,7 @@ function maxOrNaN(a: number, b: number): number {
  */
 function topKDistillationRows(
   sz: Float32Array,
-  indices: Int32Array,
-  targets: Float32Array,
-  rowTerms: Float64Array,
+  teacher: Int32Array,
   k: number,
   labels: Int32Array | null,
   ignoreIndex: number,
@@ -705,10 +703,16 @@ function topKDistillationRows(
   const hardWeight = 1 - alpha;
   const hasHard = labels !== null && hardWeight !== 0;
 
+  // Views of the teacher's rows: tokens at top + j, targets at top + k + j, terms at term, term + 1.
+  const words = 2 * k + 4;
+  const targets = new Float32Array(teacher.buffer, teacher.byteOffset, teacher.length);
+  const terms = new Float64Array(teacher.buffer, teacher.byteOffset, teacher.length / 2);
+
   for (let r = 0; r < rows; r++) {
     const base = r * classes;
     const end = base + classes;
-    const top = r * k;
+    const top = r * words;
+    const term = (top + 2 * k) / 2;
     const y = labels === null ? -1 : labels[r];
 
     if (labels !== null && y === ignoreIndex) {
@@ -721,7 +725,7 @@ function topKDistillationRows(
     let tailMax = -Infinity;
     let from = base;
     for (let j = 0; j < k; j++) {
-      const token = indices[top + j];
+      const token = teacher[top + j];
       if (token < 0) continue;
       tailMax = maxOrNaN(tailMax, rowMax(sz, from, base + token - from));
       from = base + token + 1;
@@ -729,7 +733,7 @@ function topKDistillationRows(
     tailMax = maxOrNaN(tailMax, rowMax(sz, from, end - from));
     let m = tailMax;
     for (let j = 0; j < k; j++) {
-      const token = indices[top + j];
+      const token = teacher[top + j];
       if (token >= 0) m = maxOrNaN(m, sz[base + token]);
     }
 
@@ -739,7 +743,7 @@ function topKDistillationRows(
     let tail = 0;
     from = base;
     for (let j = 0; j <= k; j++) {
-      const stop = j < k ? base + indices[top + j] : end;
+      const stop = j < k ? base + teacher[top + j] : end;
       if (stop < base) continue;
       const length = stop - from;
       tail += gradRow === null ? shiftedSum(sz, from, length, tailShift, invT) : storeShiftedExp(sz, from, length, tailShift, invT, gradRow);
@@ -751,11 +755,11 @@ function topKDistillationRows(
     let mass = 0;
     let weighted = 0;
     for (let j = 0; j < k; j++) {
-      const token = indices[top + j];
+      const token = teacher[top + j];
       if (token < 0) continue;
       const x = (sz[base + token] - m) * invT;
       topSum += expNonPositive(x);
-      const t = targets[top + j];
+      const t = targets[top + k + j];
       mass += t;
       if (t !== 0) weighted += t * x;
     }
@@ -765,10 +769,10 @@ function topKDistillationRows(
     const tailWeight = tail === 0 ? 0 : Math.exp(tailLogShift);
     const sum = topSum + tail * tailWeight;
     const lse = Math.log(sum);
-    const tailMass = rowTerms[2 * r];
+    const tailMass = terms[term];
     const crossEntropy = lse * mass - weighted;
     const tailTerm = tailMass === 0 ? 0 : tailMass * (lse - Math.log(tail) - tailLogShift);
-    let loss = softWeight * (rowTerms[2 * r + 1] + crossEntropy + tailTerm);
+    let loss = softWeight * (terms[term + 1] + crossEntropy + tailTerm);
 
     // Hard term: the student at temperature 1, whose logsumexp is L itself when T = 1.
     const sameTemperature = invT === 1;
@@ -788,10 +792,10 @@ function topKDistillationRows(
     if (tail !== 0 && tailMass !== 0) tailScale -= (c * tailMass) / tail;
     scaleRow(grad, base, classes, tailScale);
     for (let j = 0; j < k; j++) {
-      const token = indices[top + j];
+      const token = teacher[top + j];
       if (token < 0) continue;
       const e = expNonPositive((sz[base + token] - m) * invT);
-      grad[base + token] = probScale * e - c * targets[top + j];
+      grad[base + token] = probScale * e - c * targets[top + k + j];
     }
 
     if (!hasHard) continue;

@@ -76,12 +76,10 @@ export function routeRowKernels(base: RowKernels, route: RowRoute): RowKernels {
         gradScale,
         grad,
       ),
-    topKDistillationRows: (student, indices, targets, rowTerms, k, labels, ignoreIndex, rows, classes, invT, alpha, rowLoss, gradScale, grad) =>
+    topKDistillationRows: (student, teacher, k, labels, ignoreIndex, rows, classes, invT, alpha, rowLoss, gradScale, grad) =>
       route(rows, classes, false, student, grad, null).topKDistillationRows(
         student,
-        indices,
-        targets,
-        rowTerms,
+        teacher,
         k,
         labels,
         ignoreIndex,

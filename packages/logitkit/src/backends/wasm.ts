@@ -12,6 +12,7 @@
 import type { ProbsKind, RowKernels } from "../backend.js";
 import { bufferOf, byteOffsetOf, copyInto, lengthOf } from "../intrinsics.js";
 import { createThreadPool, type ThreadPool, type ThreadPoolOptions } from "./pool.js";
+import { topKRowWords } from "../topk.js";
 import { routeRowKernels } from "./route.js";
 
 /**
@@ -84,7 +85,7 @@ type KernelName = (typeof POOL_KERNELS)[number];
 const ROWS = { rows: true } as const;
 
 /** `BUFFER[i]` marks the argument that receives the pointer of buffer `i` of the call. */
-const BUFFER = [0, 1, 2, 3, 4, 5, 6, 7].map((buffer) => ({ buffer }));
+const BUFFER = [0, 1, 2, 3, 4, 5].map((buffer) => ({ buffer }));
 
 /** A kernel argument: a number passed as is, a buffer's pointer, or the chunk's row count. */
 type KernelArg = number | { readonly buffer: number } | typeof ROWS;
@@ -196,9 +197,7 @@ interface KernelExports {
   ): void;
   f32_topk_distillation_rows(
     student: Pointer,
-    indices: Pointer,
-    targets: Pointer,
-    rowTerms: Pointer,
+    teacher: Pointer,
     k: number,
     labels: Pointer,
     ignoreIndex: number,
@@ -763,7 +762,7 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
       ? [input(null, 1), output(null, classes)]
       : [input(gradScale, 1), output(grad, classes)];
 
-  const [B0, B1, B2, B3, B4, B5, B6, B7] = BUFFER;
+  const [B0, B1, B2, B3, B4, B5] = BUFFER;
 
   /** Softmax, log-softmax or logsumexp rows, with the vocabulary split when that pays. */
   function softmaxLike(
@@ -914,20 +913,18 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
       );
     },
 
-    topKDistillationRows(sz, indices, targets, rowTerms, k, labels, ignoreIndex, rows, classes, invT, alpha, rowLoss, gradScale, grad) {
+    topKDistillationRows(sz, teacher, k, labels, ignoreIndex, rows, classes, invT, alpha, rowLoss, gradScale, grad) {
       runRows(
         rows,
         [
           input(sz, classes),
-          input(indices, k),
-          input(targets, k),
-          input(rowTerms, 2),
+          input(teacher, topKRowWords(k)),
           input(labels, 1),
           output(rowLoss, 1),
           ...gradBuffers(gradScale, grad, classes),
         ],
         "f32_topk_distillation_rows",
-        [B0, B1, B2, B3, k, B4, ignoreIndex, ROWS, classes, invT, alpha, B5, B6, B7],
+        [B0, B1, k, B2, ignoreIndex, ROWS, classes, invT, alpha, B3, B4, B5],
       );
     },
   };
