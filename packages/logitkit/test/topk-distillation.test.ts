@@ -4,6 +4,7 @@ import { loadLogitKit, loadLogitKitWorker } from "../src/index.js";
 import type { LogitKit } from "../src/index.js";
 import { createKit } from "../src/kit.js";
 import {
+  firstDifference,
   logSoftmax64,
   numericGradMatrix,
   randomNormal,
@@ -452,6 +453,32 @@ describe("wasm and js backends on top-k distillation", () => {
       expect(Array.from(gradOut.toArray())).toEqual(Array.from(wasm.grad));
       uploaded.free();
       gradOut.free();
+    }
+  });
+
+  it("give the same result on two threads", async () => {
+    // 64 x 32000 logits (8 MiB) are enough for the pool to split the rows and stage the copies.
+    const classes = 32000;
+    const rows = 64;
+    const k = 50;
+    const student = randomNormal(rows * classes, 1901, 3);
+    const teacher = topKOf(randomNormal(rows * classes, 1902, 3), classes, k);
+    const labels = Int32Array.from({ length: rows }, (_, r) => (r % 9 === 4 ? -100 : (r * 7919) % classes));
+    const threaded = await loadLogitKit({ backend: "wasm", threads: 2 });
+    try {
+      expect(threaded.threads).toBe(2);
+      for (const options of [
+        { classes, labels, tail: "bucket" as const },
+        { classes, labels, temperature: 2 },
+      ]) {
+        const one = kits.wasm.topKDistillationLossWithGrad(student, teacher.indices, teacher.logprobs, options);
+        const two = threaded.topKDistillationLossWithGrad(student, teacher.indices, teacher.logprobs, options);
+        expect(two.loss).toBe(one.loss);
+        const mismatch = firstDifference(two.grad, one.grad);
+        expect(mismatch).toBe(-1);
+      }
+    } finally {
+      threaded.dispose();
     }
   });
 
