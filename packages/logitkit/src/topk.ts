@@ -114,9 +114,11 @@ export interface TopKTeacherOptions {
  * `RowKernels.topKDistillationRows`:
  * - words [0, k): the row's tokens in ascending order, padding (-1) first;
  * - words [k, 2k): the float32 target probability of each token, 0 for padding;
- * - words [2k, 2k + 4): two float64, the tail mass r (0 in `drop` mode) and the teacher's
- *   negative entropy sum_j t_j log t_j + r log r over the float32 targets. With the entropy
- *   given, the kernels need only the cross-entropy terms.
+ * - words [2k, 2k + 4): two float64, the tail mass r (0 in `drop` mode) and the teacher's term
+ *   sum_j t_j log t_j + r log r + 1 - r - sum_j t_j over the float32 targets t_j. With it, the
+ *   kernels need only the cross-entropy terms. The last part is 0 up to the rounding of t_j, and
+ *   it makes the soft term the generalized KL of the rounded targets, which that rounding does
+ *   not move when teacher and student are close.
  * The float64 stay 8-byte aligned because every row has an even number of words. One buffer
  * per row keeps the kernel within the thread pool's 12 arguments.
  */
@@ -186,17 +188,20 @@ export function buildTopKTeacher(
       tail = bucketInPlace(fn, r, probs, first, k, tokens === classes);
     }
 
-    let negativeEntropy = tail > 0 ? tail * Math.log(tail) : 0;
+    let teacherTerm = tail > 0 ? tail * Math.log(tail) : 0;
+    let mass = 0;
     for (let j = first; j < k; j++) {
       const t = Math.fround(probs[j]);
       targets[row + k + j] = t;
-      if (t !== 0) negativeEntropy += t * Math.log(t);
+      mass += t;
+      if (t !== 0) teacherTerm += t * Math.log(t);
     }
+    teacherTerm += 1 - tail - mass;
 
     // A NaN target (from a NaN value) must reach every output of the row, the tail's included.
     const term = (row + 2 * k) / 2;
-    terms[term] = Number.isNaN(negativeEntropy) ? NaN : tail;
-    terms[term + 1] = negativeEntropy;
+    terms[term] = Number.isNaN(teacherTerm) ? NaN : tail;
+    terms[term + 1] = teacherTerm;
   }
   return teacher;
 }

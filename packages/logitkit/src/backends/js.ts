@@ -676,8 +676,9 @@ function maxOrNaN(a: number, b: number): number {
  *
  * With x = (z - m) invT, q = softmax(x), targets t_j on the tokens S, tail mass r and
  * q_tail = sum of q outside S, the soft term is
- *   KL = sum_S t log t + r log r - sum_S t_j log q_j - r log q_tail,
- * and with mass = sum_S t (1 - r up to rounding) its gradient with respect to x is
+ *   KL = sum_S t log t + r log r + 1 - r - mass - sum_S t_j log q_j - r log q_tail,
+ * with mass = sum_S t (1 - r up to the float32 rounding of t, which the term 1 - r - mass keeps
+ * out of KL when P and Q are close). Its gradient with respect to x is
  *   q_i (mass + r) - t_i        for i in S,
  *   q_i (mass + r) - r q_i / q_tail   for i outside S.
  * The tail's exponentials e'_i = exp((z_i - tailMax) invT) are taken from the tail's own
@@ -750,7 +751,8 @@ function topKDistillationRows(
       from = stop + 1;
     }
 
-    // The tokens: their share of the normalizer and the cross-entropy terms sum t x.
+    // The tokens: their share of the normalizer and the cross-entropy terms sum t log e, with
+    // log e rather than x so that log q = log e - L agrees with the normalizer (see the kernel).
     let topSum = 0;
     let mass = 0;
     let weighted = 0;
@@ -758,10 +760,11 @@ function topKDistillationRows(
       const token = teacher[top + j];
       if (token < 0) continue;
       const x = (sz[base + token] - m) * invT;
-      topSum += expNonPositive(x);
+      const e = expNonPositive(x);
+      topSum += e;
       const t = targets[top + k + j];
       mass += t;
-      if (t !== 0) weighted += t * x;
+      if (t !== 0) weighted += t * (e !== 0 ? Math.log(e) : x);
     }
 
     // sum = sum_i exp(x_i) = topSum + tail exp((tailShift - m) invT), and log q_tail = log tail + (tailShift - m) invT - L.
