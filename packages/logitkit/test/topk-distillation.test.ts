@@ -414,6 +414,41 @@ describe.each(["wasm", "js"])("%s backend: top-k distillation on non-finite valu
     }
   });
 
+  it("reads a -Infinity teacher value as probability 0", () => {
+    const kit = kits[name];
+    const { student, teacher } = setup(1551);
+    const values = teacher.logprobs.slice();
+    values[k + 4] = -Infinity;
+    const padded = teacher.indices.slice();
+    padded[k + 4] = -1;
+    for (const tail of ["drop", "bucket"] as const) {
+      const zero = kit.topKDistillationLossWithGrad(student, teacher.indices, values, options({ tail }));
+      const expected = reference(student, classes, { indices: teacher.indices, values }, k, options({ tail }), "none");
+      expect(worstRatio(zero.loss, expected.rowLoss, 5e-5, 2e-6), tail).toBeLessThanOrEqual(1);
+      expectGrad(zero.grad, expected.grad, 1, tail);
+
+      // With drop, a token of probability 0 and a class outside the tokens give the same loss.
+      // With bucket they differ: the token's target is 0, while the tail shares r.
+      if (tail === "drop") {
+        const absent = kit.topKDistillationLossWithGrad(student, padded, values, options({ tail }));
+        expect(worstRatio(zero.loss, Array.from(absent.loss), 1e-6, 1e-7)).toBeLessThanOrEqual(1);
+        expect(worstRatio(zero.grad, Array.from(absent.grad), 1e-6, 1e-8)).toBeLessThanOrEqual(1);
+      }
+    }
+  });
+
+  it("makes the row of a +Infinity teacher logit NaN", () => {
+    const kit = kits[name];
+    const { student, teacher } = setup(1561);
+    const logits = teacher.logits.slice();
+    logits[2 * k + 1] = Infinity;
+    const result = kit.topKDistillationLossWithGrad(student, teacher.indices, logits, { ...options({ alpha: 0.5 }), values: "logits" });
+    expect(result.loss[2]).toBeNaN();
+    expect(Number.isFinite(result.loss[0])).toBe(true);
+    expect(Number.isFinite(result.loss[1])).toBe(true);
+    expect(result.grad.subarray(2 * classes).every(Number.isNaN)).toBe(true);
+  });
+
   it("does not read ignored rows", () => {
     const kit = kits[name];
     const { student, teacher } = setup(1601);
