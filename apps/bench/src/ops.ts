@@ -140,6 +140,20 @@ export const OPS: readonly OpDefinition[] = [
       return () => kit.distillationLossWithGrad(second, first, options);
     },
   ),
+  defineOp(
+    "topK20DistillationWithGrad",
+    "topKDistillationLossWithGrad(student = second, top 20 of first as log-probabilities, labels), bucket tail",
+    (kit, input) => bindTopKDistillation(kit, input, 20),
+    false,
+    null,
+  ),
+  defineOp(
+    "topK100DistillationWithGrad",
+    "topKDistillationLossWithGrad(student = second, top 100 of first as log-probabilities, labels), bucket tail",
+    (kit, input) => bindTopKDistillation(kit, input, 100),
+    false,
+    null,
+  ),
   // The same calls on logits placed in WebAssembly memory once by kit.upload, outside the
   // timing: the difference to the rows above is the cost of copying the logits in.
   defineOp(
@@ -233,6 +247,30 @@ function distillationOptions(classes: number, labels: Int32Array) {
     labels,
     ignoreIndex: IGNORE_INDEX,
   };
+}
+
+/**
+ * Binds top-k distillation to a teacher that returns the k most probable tokens of each row of
+ * `first` with their log-probabilities, as an inference server would. Finding them (a sort of
+ * each row and a logsumexp) runs once, outside the timing.
+ */
+function bindTopKDistillation(kit: LogitKit, { first, second, labels, rows, classes }: OpInput, k: number): () => OpOutput {
+  const top = Math.min(k, classes);
+  const indices = new Int32Array(rows * top);
+  const values = new Float32Array(rows * top);
+  const order = Array.from({ length: classes }, (_, i) => i);
+  for (let r = 0; r < rows; r++) {
+    const row = first.subarray(r * classes, (r + 1) * classes);
+    const lse = kit.logSumExp(row, { classes })[0];
+    order.sort((a, b) => row[b] - row[a] || a - b);
+    for (let j = 0; j < top; j++) {
+      indices[r * top + j] = order[j];
+      values[r * top + j] = Math.min(0, row[order[j]] - lse);
+    }
+  }
+
+  const options = { classes, tail: "bucket" as const, alpha: DISTILLATION_ALPHA, labels, ignoreIndex: IGNORE_INDEX };
+  return () => kit.topKDistillationLossWithGrad(second, indices, values, options);
 }
 
 /** Names of every operation, in table order. */

@@ -16,6 +16,7 @@ export {
 } from "./losses";
 export { f32_probs_rows } from "./probs";
 export { f32_vocab_stats_rows } from "./vocab";
+export { f32_topk_distillation_rows } from "./topk";
 export {
   f32_rmax_slices,
   f32_raddstoreexpminusmax_slices,

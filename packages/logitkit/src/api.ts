@@ -16,6 +16,7 @@ import type {
   ShapeOptions,
   Reduction,
   SoftmaxOptions,
+  TopKDistillationOptions,
   UploadedLogits,
   VocabAccumulatorOptions,
   VocabState,
@@ -339,6 +340,64 @@ export interface LogitKit {
     teacherLogits: LogitsInput,
     options: DistillationOptions & GradOutOptions<G>,
   ): LossWithGrad<number, G>;
+
+  /**
+   * Computes the distillation loss against a teacher that gave only its top-k tokens per row,
+   * as inference servers return them. With S the row's tokens, v their values and
+   * Q_T = softmax(s / T) the student over every class:
+   *
+   * - `tail: "drop"` (default): P_j = softmax over S of v / T, for logits and log-probabilities
+   *   alike (they differ by a constant per row). Soft term T^2 sum_{j in S} P_j log(P_j / Q_T,j):
+   *   the KL divergence from the renormalised teacher to the full student, so the student's
+   *   mass outside S is pushed down.
+   * - `tail: "bucket"`: P_j = exp(v_j) and the tail mass r = 1 - sum_S P_j, kept as one class.
+   *   Soft term sum_S P_j log(P_j / Q_j) + r log(r / Q_tail) with Q_tail = sum_{i not in S} Q_i.
+   *   It needs log-probabilities over the full vocabulary (`values: "logprobs"`) at temperature
+   *   1. When sum_S P_j reaches 1 (rounding, at most 1 + 1e-4) or S lists every class, the P_j
+   *   are divided by their sum and r = 0.
+   *
+   * loss = alpha soft + (1 - alpha) CE(s, labels), the hard term at temperature 1, reduced over
+   * the rows whose label is not `ignoreIndex`. Without `labels` the loss is the soft term and
+   * `alpha` is not used. An index of -1 is padding (a row with fewer than k tokens): its value is
+   * not read. The values of ignored rows are not read either.
+   *
+   * @param studentLogits `rows x classes`.
+   * @param teacherIndices `rows x k` token indices (`Int32Array` or `number[]`), each in
+   *   `[0, classes)` or -1, distinct within a row; k is `teacherIndices.length / rows`.
+   * @param teacherValues `rows x k` log-probabilities (default) or logits, a `Float32Array`.
+   * @param options `classes` (required), `values` (`logprobs`), `tail` (`drop`), `temperature`
+   *   (1), `alpha` (0.5), `labels`, `ignoreIndex` (-100), `reduction` (`mean`, `sum` or `none`).
+   * @returns nats: a number, or one value per row for `reduction: "none"`.
+   * @throws {TypeError | RangeError} on invalid input, also for a log-probability above 1e-4, a
+   *   `bucket` row whose probabilities sum above 1 + 1e-4, and a `drop` row with only padding.
+   */
+  topKDistillationLoss<R extends "none" | "sum" | "mean" | undefined = undefined>(
+    studentLogits: LogitsInput,
+    teacherIndices: Labels,
+    teacherValues: Float32Array,
+    options: TopKDistillationOptions<Exclude<R, undefined>> & { reduction?: R },
+  ): Reduced<R, "mean">;
+
+  /**
+   * Computes `topKDistillationLoss` and its gradient with respect to every student logit in one
+   * fused pass. With c = alpha T s (s the row's share of the reduction):
+   * dL/ds_i = c (Q_T,i - P_i) for i in S, c Q_T,i (1 - r / Q_tail) outside S (c Q_T,i in
+   * `drop` mode), plus (1 - alpha) s (Q_1,i - [i = y]).
+   *
+   * @param options as `topKDistillationLoss`, plus `gradOutput` with `reduction: "none"` and
+   *   `gradOut` (see GradOutOptions).
+   * @returns `{ loss, grad }`, `grad` with the shape of `studentLogits`.
+   * @throws {TypeError | RangeError} on invalid input.
+   */
+  topKDistillationLossWithGrad<
+    R extends "none" | "sum" | "mean" | undefined = undefined,
+    G extends Float32Array | UploadedLogits = Float32Array,
+  >(
+    studentLogits: LogitsInput,
+    teacherIndices: Labels,
+    teacherValues: Float32Array,
+    options: TopKDistillationOptions<Exclude<R, undefined>> & GradOutputOptions & GradOutOptions<G> & { reduction?: R },
+  ): LossWithGrad<Reduced<R, "mean">, G>;
 }
 
 /**

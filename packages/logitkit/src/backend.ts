@@ -157,6 +157,28 @@ export interface RowKernels {
     invTemperature: number,
     stats: Float64Array,
   ): void;
+
+  /**
+   * Per row: alpha T^2 KL(P ‖ Q_T) + (1 - alpha) CE(Q_1, label), where Q_T = softmax(z / T) over
+   * every class and P is the teacher's target: probabilities on the row's k tokens and the tail
+   * mass r on the other classes as one bucket, matched by the student's mass there. `teacher`
+   * has 2k + 4 words per row, its tokens, targets and terms (see topKRowWords in topk.ts).
+   * Without labels alpha must be 1. Ignored rows get loss 0 and a zero gradient.
+   */
+  topKDistillationRows(
+    studentLogits: Float32Array,
+    teacher: Int32Array,
+    k: number,
+    labels: Int32Array | null,
+    ignoreIndex: number,
+    rows: number,
+    classes: number,
+    invTemperature: number,
+    alpha: number,
+    rowLoss: Float64Array,
+    gradScale: Float32Array | null,
+    grad: Float32Array | null,
+  ): void;
 }
 
 /** Float64 values per row of `RowKernels.vocabStatsRows`. */

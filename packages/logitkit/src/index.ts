@@ -22,6 +22,7 @@ export type {
   Reduction,
   ShapeOptions,
   SoftmaxOptions,
+  TopKDistillationOptions,
   UploadedLogits,
   VocabAccumulatorOptions,
   VocabState,

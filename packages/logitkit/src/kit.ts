@@ -8,6 +8,7 @@ import { PROBS_CROSS_ENTROPY, PROBS_ENTROPY, PROBS_KL_DIVERGENCE } from "./backe
 import { lengthOf, typedArrayKind } from "./intrinsics.js";
 import { clampRows, reduce } from "./reduce.js";
 import { createVocabAccumulator } from "./vocab.js";
+import { buildTopKTeacher, checkChoice, checkTopKIndices, type TopKTail, type TopKValues } from "./topk.js";
 import type { BackendName, Reduction, UploadedLogits } from "./types.js";
 import {
   checkFloat32,
@@ -39,6 +40,9 @@ const CROSS_ENTROPY_OPTIONS = ["classes", "reduction", "weight", "ignoreIndex", 
 const CROSS_ENTROPY_GRAD_OPTIONS = [...CROSS_ENTROPY_OPTIONS, "gradOutput", "gradOut"];
 const DISTILLATION_OPTIONS = ["classes", "temperature", "alpha", "labels", "ignoreIndex"];
 const DISTILLATION_GRAD_OPTIONS = [...DISTILLATION_OPTIONS, "gradOut"];
+const TOPK_OPTIONS = [...DISTILLATION_OPTIONS, "values", "tail", "reduction"];
+const TOPK_GRAD_OPTIONS = [...TOPK_OPTIONS, "gradOutput", "gradOut"];
+const TOPK_REDUCTIONS: readonly Reduction[] = ["none", "sum", "mean"];
 const SHAPE_OPTIONS = ["classes"];
 
 /**
@@ -70,6 +74,27 @@ function checkGradOutput(fn: string, value: unknown, reduction: Reduction, rows:
     );
   }
   return checkFloatList(fn, "options.gradOutput", value, rows, "one value per row");
+}
+
+/**
+ * Checks that `tail: "bucket"` comes with log-probabilities at temperature 1. The tail mass is
+ * 1 minus the top-k probabilities only for log-probabilities of the full vocabulary, and the
+ * teacher's tail mass at another temperature depends on the tokens it did not return.
+ */
+function checkBucket(fn: string, tail: TopKTail, values: TopKValues, temperature: number): void {
+  if (tail !== "bucket") return;
+  if (values !== "logprobs") {
+    throw new RangeError(
+      `${fn}: options.tail "bucket" requires options.values "logprobs", got values ${describe(values)}: the tail mass ` +
+        `1 - sum exp(v) needs log-probabilities over the full vocabulary. Pass tail: "drop" for logits.`,
+    );
+  }
+  if (temperature !== 1) {
+    throw new RangeError(
+      `${fn}: options.tail "bucket" requires options.temperature 1, got ${temperature}: the teacher's tail mass at ` +
+        `another temperature depends on the tokens outside the top k. Pass tail: "drop" to use a temperature.`,
+    );
+  }
 }
 
 /** Every handle made by `upload` or `alloc`, of any kit, to tell a foreign handle from a wrong type. */
@@ -436,6 +461,63 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
     return withGrad ? { loss, grad: o.gradOut ?? grad! } : loss;
   }
 
+  function topKDistillation(fn: string, withGrad: boolean, student: unknown, indices: unknown, values: unknown, options: unknown) {
+    const s = resolveMatrix(fn, "studentLogits", student);
+    const v = checkFloat32(fn, "teacherValues", values);
+    const sLength = s.length;
+    const vLength = v.length;
+    const o = checkOptions(fn, options, withGrad ? TOPK_GRAD_OPTIONS : TOPK_OPTIONS);
+    const rows = checkShape(fn, "studentLogits", sLength, o.classes);
+    const classes = o.classes as number;
+    const teacher = checkTopKIndices(fn, indices, rows, classes);
+    checkSameLength(fn, "teacherValues", vLength, "teacherIndices", teacher.indices.length);
+    const temperature = checkTemperature(fn, o.temperature);
+    const valueKind = checkChoice<TopKValues>(fn, "values", o.values, "logprobs", ["logprobs", "logits"]);
+    const tail = checkChoice<TopKTail>(fn, "tail", o.tail, "drop", ["drop", "bucket"]);
+    checkBucket(fn, tail, valueKind, temperature);
+    const ignoreIndex = checkIgnoreIndex(fn, o.ignoreIndex);
+    let alpha = checkUnit(fn, "alpha", o.alpha, 0.5);
+    const reduction = checkReduction(fn, o.reduction, "mean", TOPK_REDUCTIONS);
+    const gradOutput = withGrad ? checkGradOutput(fn, o.gradOutput, reduction, rows) : null;
+    const gradOut = withGrad ? resolveGradOut(fn, o.gradOut, sLength) : null;
+    const labels =
+      o.labels === undefined ? null : checkLabels(fn, "options.labels", o.labels, rows, classes, ignoreIndex);
+
+    // Without labels there is no hard term: the loss is the soft term over every row.
+    if (labels === null) alpha = 1;
+    const counted = (row: number) => labels === null || labels[row] !== ignoreIndex;
+    let countedRows = 0;
+    for (let i = 0; i < rows; i++) if (counted(i)) countedRows++;
+
+    // The values are read after every getter of the options and labels has run.
+    const teacherValues = current(fn, "teacherValues", values, v, vLength);
+    const teacherRows = buildTopKTeacher(fn, teacher, teacherValues, rows, classes, counted, { values: valueKind, tail, temperature });
+
+    const rowLoss = new Float64Array(rows);
+    const scale = withGrad ? gradScales(rows, reduction, countedRows, gradOutput) : null;
+    const studentInput = current(fn, "studentLogits", student, s, sLength);
+    const grad = withGrad ? currentGrad(fn, o.gradOut, gradOut, sLength, [["studentLogits", studentInput]]) : null;
+    kernels.topKDistillationRows(
+      studentInput,
+      teacherRows,
+      teacher.k,
+      labels,
+      ignoreIndex,
+      rows,
+      classes,
+      1 / temperature,
+      alpha,
+      rowLoss,
+      scale,
+      grad,
+    );
+
+    // Both terms are divergences or cross-entropies, never negative, but rounding can leave a row a few ulp below 0.
+    clampRows(rowLoss, 0, Infinity);
+    const loss = reduce(rowLoss, reduction, countedRows);
+    return withGrad ? { loss, grad: o.gradOut ?? grad! } : loss;
+  }
+
   // The public signatures carry the reduction-dependent result types; the implementations
   // return the matching runtime values, so the casts below only restate them.
   /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -482,6 +564,10 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
       distillation("distillationLoss", false, student, teacher, options) as number,
     distillationLossWithGrad: ((student: unknown, teacher: unknown, options: unknown) =>
       distillation("distillationLossWithGrad", true, student, teacher, options)) as any,
+    topKDistillationLoss: ((student: unknown, indices: unknown, values: unknown, options: unknown) =>
+      topKDistillation("topKDistillationLoss", false, student, indices, values, options)) as any,
+    topKDistillationLossWithGrad: ((student: unknown, indices: unknown, values: unknown, options: unknown) =>
+      topKDistillation("topKDistillationLossWithGrad", true, student, indices, values, options)) as any,
   };
   // A kit dropped without dispose() would keep its workers and their reserved shared memory until
   // the process exits. The registry stops them once the kit is collected.

@@ -137,6 +137,35 @@ export interface DistillationOptions extends ShapeOptions {
   ignoreIndex?: number;
 }
 
+/** Options of `topKDistillationLoss`. */
+export interface TopKDistillationOptions<R extends "none" | "sum" | "mean" = "none" | "sum" | "mean"> extends ShapeOptions {
+  /**
+   * What `teacherValues` holds: `logprobs` (default), the teacher's log-probabilities over the
+   * full vocabulary, as inference servers return them; or `logits`. Log-probabilities above 1e-4
+   * are rejected.
+   */
+  values?: "logprobs" | "logits";
+  /**
+   * The teacher's mass outside its top-k tokens: `drop` (default) renormalises the top-k
+   * probabilities to sum to 1; `bucket` keeps it as one tail class, matched by the student's mass
+   * outside the top-k. `bucket` requires `values: "logprobs"` and temperature 1.
+   */
+  tail?: "drop" | "bucket";
+  /** Temperature T > 0 of the soft term, applied to the student and to the teacher values. Default 1. */
+  temperature?: number;
+  /** Weight in [0, 1] of the soft term; the hard-label term gets 1 - alpha. Default 0.5. */
+  alpha?: number;
+  /** Hard labels, one per row. Without them the loss is the soft term alone and `alpha` is not used. */
+  labels?: Labels;
+  /** Label value whose rows are skipped by both terms. Default -100. */
+  ignoreIndex?: number;
+  /**
+   * `mean` (default): the mean over the rows whose label is not `ignoreIndex`; `sum`; or `none`,
+   * one value per row (0 for ignored rows).
+   */
+  reduction?: R;
+}
+
 /**
  * A matrix kept in the backend's memory: logits or targets copied in by `kit.upload`, or a
  * buffer made by `kit.alloc` that an operation fills through its `out` or `gradOut` option.

@@ -62,6 +62,8 @@ export interface OptionValues {
   rows: unknown;
   offset: unknown;
   teacher: unknown;
+  values: unknown;
+  tail: unknown;
 }
 
 /**
@@ -106,6 +108,8 @@ export function checkOptions(
     rows: o.rows,
     offset: o.offset,
     teacher: o.teacher,
+    values: o.values,
+    tail: o.tail,
   };
 }
 

@@ -12,6 +12,7 @@ import type {
   Reduced,
   Reduction,
   SoftmaxOptions,
+  TopKDistillationOptions,
 } from "./types.js";
 
 /**
@@ -140,4 +141,20 @@ export interface LogitKitWorker {
     teacherLogits: Float32Array,
     options: DistillationOptions,
   ): Promise<LossWithGrad<number>>;
+
+  /** See `LogitKit.topKDistillationLoss`. */
+  topKDistillationLoss<R extends "none" | "sum" | "mean" | undefined = undefined>(
+    studentLogits: Float32Array,
+    teacherIndices: Labels,
+    teacherValues: Float32Array,
+    options: TopKDistillationOptions<Exclude<R, undefined>> & { reduction?: R },
+  ): Promise<Reduced<R, "mean">>;
+
+  /** See `LogitKit.topKDistillationLossWithGrad`. */
+  topKDistillationLossWithGrad<R extends "none" | "sum" | "mean" | undefined = undefined>(
+    studentLogits: Float32Array,
+    teacherIndices: Labels,
+    teacherValues: Float32Array,
+    options: TopKDistillationOptions<Exclude<R, undefined>> & GradOutputOptions & { reduction?: R },
+  ): Promise<LossWithGrad<Reduced<R, "mean">>>;
 }

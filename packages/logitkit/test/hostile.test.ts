@@ -34,6 +34,10 @@ const probsF32 = Float32Array.from(probs);
 // 2 rows of 3 classes, for checks that need no kernel.
 const z6 = new Float32Array([1, 2, 3, 4, 5, 6]);
 
+// Two tokens per row of the 2 x 3 input for top-k distillation, with their log-probabilities.
+const topKIndices = [0, 2, 1, 0];
+const topKValues = new Float32Array([-0.5, -1.5, -0.2, -2]);
+
 /** Softmax of each CLASSES-wide row in float64. */
 function softmax64(logits: ArrayLike<number>): number[] {
   const result: number[] = [];
@@ -157,6 +161,9 @@ const MATRIX_POSITIONS: Array<[string, string, (kit: LogitKit, value: unknown) =
   ["crossEntropyWithGrad", "options.gradOut", (k, v) => k.crossEntropyWithGrad(z6, [0, 1], { classes: 3, gradOut: v as Float32Array })],
   ["klDivergenceWithGrad", "options.gradOut", (k, v) => k.klDivergenceWithGrad(z6, z6, { classes: 3, gradOut: v as Float32Array })],
   ["distillationLossWithGrad", "options.gradOut", (k, v) => k.distillationLossWithGrad(z6, z6, { classes: 3, gradOut: v as Float32Array })],
+  ["topKDistillationLoss", "studentLogits", (k, v) => k.topKDistillationLoss(v as Float32Array, topKIndices, topKValues, { classes: 3 })],
+  ["topKDistillationLossWithGrad", "teacherValues", (k, v) => k.topKDistillationLossWithGrad(z6, topKIndices, v as Float32Array, { classes: 3 })],
+  ["topKDistillationLossWithGrad", "options.gradOut", (k, v) => k.topKDistillationLossWithGrad(z6, topKIndices, topKValues, { classes: 3, gradOut: v as Float32Array })],
   ["upload", "logits", (k, v) => k.upload(v as Float32Array, { classes: 3 })],
 ];
 
@@ -282,6 +289,8 @@ const INVALID: Invalid[] = [
   ["handle toArray into a short array", (k) => withHandle(k, 6, (h) => h.toArray(new Float32Array(5))), RangeError, ["toArray: out.length must be 6", "got 5"]],
   ["handle set from a Float64Array", (k) => withHandle(k, 6, (h) => h.set(new Float64Array(6) as never)), TypeError, ["set: values must be a Float32Array", "got Float64Array(6)"]],
   ["handle as labels", (k) => withHandle(k, 2, (h) => k.distillationLoss(z6, z6, { classes: 3, labels: h as never })), TypeError, ["options.labels", "a logitkit handle"]],
+  ["handle as teacherValues", (k) => withHandle(k, 4, (h) => k.topKDistillationLoss(z6, topKIndices, h as never, { classes: 3 })), TypeError, ["teacherValues must be a Float32Array", "a logitkit handle", "handle.toArray()"]],
+  ["handle as teacherIndices", (k) => withHandle(k, 4, (h) => k.topKDistillationLoss(z6, h as never, topKValues, { classes: 3 })), TypeError, ["teacherIndices", "a logitkit handle"]],
   ["handle as weight", (k) => withHandle(k, 3, (h) => k.crossEntropy(z6, [0, 1], { classes: 3, weight: h as never })), TypeError, ["options.weight", "a logitkit handle"]],
 ];
 
@@ -394,6 +403,7 @@ describe.each(KITS)("%s kit against hostile input", (_name, config) => {
     it("labels in an Int32Array", () => {
       expectError(() => kit.crossEntropy(z6, detached(new Int32Array([0, 1])), { classes: 3 }), TypeError, [message("crossEntropy", "target")]);
       expectError(() => kit.distillationLossWithGrad(z6, z6, { classes: 3, labels: detached(new Int32Array([0, 1])) }), TypeError, [message("distillationLossWithGrad", "options.labels")]);
+      expectError(() => kit.topKDistillationLoss(z6, detached(Int32Array.from(topKIndices)), topKValues, { classes: 3 }), TypeError, [message("topKDistillationLoss", "teacherIndices")]);
 
       // An empty batch takes zero labels, but a detached array is still no array of labels.
       expectError(() => kit.crossEntropy(new Float32Array(0), detached(new Int32Array(2)), { classes: 3 }), TypeError, [message("crossEntropy", "target")]);

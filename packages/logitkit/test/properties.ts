@@ -11,10 +11,12 @@ import {
   crossEntropyTargetsReduced64,
   distillationReduced64,
   entropyOfLogitsReduced64,
+  logSoftmax64,
   jsDivergenceReduced64,
   klDivergenceReduced64,
   numericGradMatrix,
   rowsOf,
+  topKDistillationReduced64,
   type Reduced64,
   type Reduction64,
 } from "./reference.js";
@@ -436,7 +438,44 @@ function allOperations(kit: LogitKit, probsKit: LogitKit, c: Case): Outcome[] {
   );
   add("distillationLoss", TOLERANCE.distillation, kit.distillationLoss(z, p, distill));
   addGrad("distillationLossWithGrad", TOLERANCE.distillation, kit.distillationLossWithGrad(z, p, distill));
+  const topK = topKTeacherOf(c, p);
+  addGrad("topKDistillationLossWithGrad", TOLERANCE.distillation, kit.topKDistillationLossWithGrad(z, topK.indices, topK.values, topKOptions(c)));
   return out;
+}
+
+/**
+ * Returns the teacher of top-k distillation for case `c`: the k largest logits of each row of
+ * `teacher` in decreasing order, with their float32 log-probabilities over the row. The case's fields give
+ * k = 1 + nanClass (1 to classes) and the tail (`bucket` when nanInP), so the case arbitrary
+ * stays as the other properties draw it.
+ */
+function topKTeacherOf(c: Case, teacher: Float32Array): { k: number; indices: Int32Array; values: Float32Array } {
+  const k = 1 + c.nanClass;
+  const indices = new Int32Array(c.rows * k);
+  const values = new Float32Array(c.rows * k);
+  rowsOf(teacher, c.classes).forEach((row, r) => {
+    const logP = logSoftmax64(row);
+    const order = row.map((_, i) => i).sort((a, b) => row[b] - row[a] || a - b);
+    for (let j = 0; j < k; j++) {
+      indices[r * k + j] = order[j];
+      values[r * k + j] = logP[order[j]];
+    }
+  });
+  return { k, indices, values };
+}
+
+/** Options of top-k distillation for case `c`: `bucket` runs at temperature 1, and `batchmean` becomes `mean`. */
+function topKOptions(c: Case) {
+  const tail = c.nanInP ? ("bucket" as const) : ("drop" as const);
+  return {
+    classes: c.classes,
+    tail,
+    temperature: tail === "bucket" ? 1 : c.temperature,
+    alpha: c.alpha,
+    reduction: c.reduction === "batchmean" ? ("mean" as const) : c.reduction,
+    ...(c.withLabels ? { labels: labelsOf(c) } : {}),
+    ...gradOutputOption(c),
+  };
 }
 
 function backendsAgree(kits: Kits, c: Case, skipKnownGaps: boolean): void {
@@ -617,6 +656,32 @@ function distillationGradient(kit: LogitKit, c: Case): void {
     rowsOf(student, c.classes),
     (m) => distillationReduced64(m, teacherRows, o),
     sumCase,
+    TOLERANCE.distillation,
+  );
+}
+
+function topKDistillationGradient(kit: LogitKit, c: Case): void {
+  const student = maskedLogits(c, c.z, () => false);
+  const teacher = topKTeacherOf(c, maskedLogits(c, c.p, () => false));
+  const options = topKOptions(c);
+  const result = kit.topKDistillationLossWithGrad(student, teacher.indices, teacher.values, options);
+  const o = {
+    tail: options.tail,
+    temperature: options.temperature,
+    alpha: c.alpha,
+    labels: c.withLabels ? Array.from(labelsOf(c)) : undefined,
+    ignoreIndex: IGNORE_INDEX,
+  };
+  const split = (data: ArrayLike<number>) => rowsOf(Float32Array.from(data), teacher.k);
+  const indexRows = split(teacher.indices);
+  const valueRows = split(teacher.values);
+  const gradOutput = c.reduction === "none" ? c.gradOutput : undefined;
+  checkAgainstReference(
+    "topKDistillationLossWithGrad",
+    result,
+    rowsOf(student, c.classes),
+    (m) => topKDistillationReduced64(m, indexRows, valueRows, o, options.reduction, gradOutput),
+    { ...c, temperature: options.temperature },
     TOLERANCE.distillation,
   );
 }
@@ -805,6 +870,7 @@ export const SINGLE_BACKEND_PROPERTIES: ReadonlyArray<[string, SingleBackendChec
   ["klDivergenceWithGrad against float64", klGradient],
   ["jsDivergenceWithGrad against float64", jsGradient],
   ["distillationLossWithGrad against float64", distillationGradient],
+  ["topKDistillationLossWithGrad against float64", topKDistillationGradient],
   ["masked classes get 0 probability and gradient", maskedClasses],
   ["NaN poisons only its row", nanPoisonsItsRow],
 ];

@@ -272,3 +272,113 @@ export function numericGradMatrix(f: (x: number[][]) => number, x: number[][], h
   }
   return grad;
 }
+
+export interface TopKOptions64 {
+  tail: "drop" | "bucket";
+  temperature: number;
+  alpha: number;
+  labels?: number[];
+  ignoreIndex: number;
+}
+
+/**
+ * The teacher of one row of top-k distillation, from its definition: the tokens that are not
+ * padding (-1), their target probabilities P and the tail mass r.
+ */
+export function topKTeacher64(
+  indices: number[],
+  values: number[],
+  classes: number,
+  tail: "drop" | "bucket",
+  temperature: number,
+): { tokens: number[]; target: number[]; tailMass: number } {
+  const tokens = indices.filter((i) => i >= 0);
+  const v = values.filter((_, j) => indices[j] >= 0);
+  if (tail === "drop") {
+    return { tokens, target: softmax64(v, temperature), tailMass: 0 };
+  }
+
+  const p = v.map(Math.exp);
+  const sum = p.reduce((s, x) => s + x, 0);
+  if (sum >= 1 || tokens.length === classes) return { tokens, target: p.map((x) => x / sum), tailMass: 0 };
+  return { tokens, target: p, tailMass: 1 - sum };
+}
+
+/**
+ * Soft term of one row of top-k distillation without the T^2 factor: KL from the teacher over
+ * the tokens and the tail bucket to the student softmax(s / T) over every class, with its
+ * gradient with respect to s in closed form: (Q_i - P_i) / T on the tokens and
+ * Q_i (1 - r / Q_tail) / T elsewhere.
+ */
+export function topKSoft64(
+  student: number[],
+  indices: number[],
+  values: number[],
+  tail: "drop" | "bucket",
+  temperature: number,
+): { loss: number; grad: number[] } {
+  const { tokens, target, tailMass } = topKTeacher64(indices, values, student.length, tail, temperature);
+  const logQ = logSoftmax64(student, temperature);
+  const inTop = new Set(tokens);
+
+  // log Q_tail as a logsumexp of the tail's log-probabilities, exact when they are tiny.
+  const tailLogQ = logQ.filter((_, i) => !inTop.has(i));
+  const tailMax = tailLogQ.length === 0 ? -Infinity : Math.max(...tailLogQ);
+  const logTail = tailMax === -Infinity ? -Infinity : tailMax + Math.log(tailLogQ.reduce((s, x) => s + Math.exp(x - tailMax), 0));
+
+  let loss = tailMass === 0 ? 0 : tailMass * (Math.log(tailMass) - logTail);
+  tokens.forEach((token, j) => {
+    if (target[j] !== 0) loss += target[j] * (Math.log(target[j]) - logQ[token]);
+  });
+
+  const grad = logQ.map((lq) => Math.exp(lq) / temperature);
+  tokens.forEach((token, j) => (grad[token] -= target[j] / temperature));
+  if (tailMass !== 0) {
+    logQ.forEach((lq, i) => {
+      if (!inTop.has(i)) grad[i] -= (tailMass * Math.exp(lq - logTail)) / temperature;
+    });
+  }
+  return { loss, grad };
+}
+
+/**
+ * Reduced top-k distillation: per row alpha T^2 soft + (1 - alpha) CE(student, label); ignored
+ * rows add 0 and `mean` divides by the rows that count. `grad` is that of `objective`.
+ */
+export function topKDistillationReduced64(
+  student: number[][],
+  indices: number[][],
+  values: number[][],
+  o: TopKOptions64,
+  reduction: "none" | "sum" | "mean" = "mean",
+  gradOutput?: number[],
+): Reduced64 & { grad: number[] } {
+  const T2 = o.temperature * o.temperature;
+  const alpha = o.labels === undefined ? 1 : o.alpha;
+  let counted = 0;
+  const rowGrads: number[][] = [];
+  const rows = student.map((row, i) => {
+    if (o.labels !== undefined && o.labels[i] === o.ignoreIndex) {
+      rowGrads.push(row.map(() => 0));
+      return 0;
+    }
+    counted++;
+    const soft = topKSoft64(row, indices[i], values[i], o.tail, o.temperature);
+    const grad = soft.grad.map((g) => alpha * T2 * g);
+    let loss = alpha * T2 * soft.loss;
+    if (o.labels !== undefined && alpha !== 1) {
+      const hard = crossEntropyLabel64(row, o.labels[i]);
+      loss += (1 - alpha) * hard.loss;
+      hard.grad.forEach((g, c) => (grad[c] += (1 - alpha) * g));
+    }
+    rowGrads.push(grad);
+    return loss;
+  });
+
+  const reduced = reduceRows64(rows, reduction, counted, gradOutput);
+  const rowScale = (i: number) => {
+    if (reduction === "none") return gradOutput === undefined ? 1 : gradOutput[i];
+    return reduction === "sum" ? 1 : 1 / counted;
+  };
+  return { ...reduced, grad: rowGrads.flatMap((g, i) => g.map((x) => x * rowScale(i))) };
+}

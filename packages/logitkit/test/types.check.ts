@@ -15,6 +15,18 @@ export function checkResultTypes(kit: LogitKit, z: Float32Array, labels: Int32Ar
     gradOutput: [1, 2],
   });
   const distilled: number = kit.distillationLoss(z, z, { classes: 3, labels: [0, 1], alpha: 0.3 });
+  const topK: number = kit.topKDistillationLoss(z, [0, 2], z, { classes: 3, tail: "bucket" });
+  const topKRows: { loss: Float32Array; grad: Float32Array } = kit.topKDistillationLossWithGrad(z, labels, z, {
+    classes: 3,
+    reduction: "none",
+    gradOutput: [1, 2],
+  });
+
+  // @ts-expect-error: top-k distillation means over the rows that count and has no batchmean.
+  kit.topKDistillationLoss(z, [0, 2], z, { classes: 3, reduction: "batchmean" });
+
+  // @ts-expect-error: "probs" is not a kind of teacher values.
+  kit.topKDistillationLoss(z, [0, 2], z, { classes: 3, values: "probs" });
 
   const either: "none" | "sum" = Math.random() < 0.5 ? "none" : "sum";
   const mixed: number | Float32Array = kit.klDivergence(z, z, { classes: 3, reduction: either });
@@ -49,7 +61,7 @@ export function checkResultTypes(kit: LogitKit, z: Float32Array, labels: Int32Ar
   // @ts-expect-error: gradOut belongs to the ...WithGrad functions.
   kit.crossEntropy(z, labels, { classes: 3, gradOut: handle });
 
-  void [reduced, perRow, summed, entropyRows, fused, distilled, wrong, mixed, notOnlyNumber];
+  void [reduced, perRow, summed, entropyRows, fused, distilled, topK, topKRows, wrong, mixed, notOnlyNumber];
   void [resident, copied, residentGrad, entropyOfHandle, notArray];
 }
 
@@ -57,6 +69,7 @@ export async function checkWorkerResultTypes(remote: LogitKitWorker, z: Float32A
   const reduced: number = await remote.crossEntropy(z, labels, { classes: 3 });
   const perRow: Float32Array = await remote.klDivergence(z, z, { classes: 3, reduction: "none" });
   const fused: { loss: number; grad: Float32Array } = await remote.distillationLossWithGrad(z, z, { classes: 3 });
+  const topKRows: Float32Array = await remote.topKDistillationLoss(z, labels, z, { classes: 3, reduction: "none" });
 
   // @ts-expect-error: results arrive as new arrays, so there is no out option.
   await remote.softmax(z, { classes: 3, out: z });
@@ -64,7 +77,7 @@ export async function checkWorkerResultTypes(remote: LogitKitWorker, z: Float32A
   // @ts-expect-error: the worker cannot read handles of a LogitKit.
   await remote.softmax({} as UploadedLogits, { classes: 3 });
 
-  void [reduced, perRow, fused];
+  void [reduced, perRow, fused, topKRows];
 }
 
 export function checkVocabTypes(kit: LogitKit, z: Float32Array): void {

@@ -756,6 +756,152 @@ function distillationRows(
   }
 }
 
+/** Returns the larger of a and b, or NaN when either is NaN, like WebAssembly's `f32.max`. */
+function maxOrNaN(a: number, b: number): number {
+  if (a !== a || b > a || b !== b) return a !== a ? a : b;
+  return a;
+}
+
+/**
+ * Top-k distillation per row. The classes outside the row's tokens (the tail) are the gaps
+ * between the sorted tokens, so each pass over the row runs over the gaps with the block
+ * loops, and the k tokens are visited one by one.
+ *
+ * With x = (z - m) invT, q = softmax(x), targets t_j on the tokens S, tail mass r and
+ * q_tail = sum of q outside S, the soft term is
+ *   KL = sum_S t log t + r log r + 1 - r - mass - sum_S t_j log q_j - r log q_tail,
+ * with mass = sum_S t (1 - r up to the float32 rounding of t, which the term 1 - r - mass keeps
+ * out of KL when P and Q are close). Its gradient with respect to x is
+ *   q_i (mass + r) - t_i        for i in S,
+ *   q_i (mass + r) - r q_i / q_tail   for i outside S.
+ * The tail's exponentials e'_i = exp((z_i - tailMax) invT) are taken from the tail's own
+ * maximum, so q_i / q_tail = e'_i / sum e' stays exact when the tail lies far below the top-k
+ * tokens, where exp(x_i) would underflow to 0.
+ */
+function topKDistillationRows(
+  sz: Float32Array,
+  teacher: Int32Array,
+  k: number,
+  labels: Int32Array | null,
+  ignoreIndex: number,
+  rows: number,
+  classes: number,
+  invT: number,
+  alpha: number,
+  rowLoss: Float64Array,
+  gradScale: Float32Array | null,
+  grad: Float32Array | null,
+): void {
+  const temperature = 1 / invT;
+  const softWeight = alpha * temperature * temperature;
+  const hardWeight = 1 - alpha;
+  const hasHard = labels !== null && hardWeight !== 0;
+
+  // Views of the teacher's rows: tokens at top + j, targets at top + k + j, terms at term, term + 1.
+  const words = 2 * k + 4;
+  const targets = new Float32Array(teacher.buffer, teacher.byteOffset, teacher.length);
+  const terms = new Float64Array(teacher.buffer, teacher.byteOffset, teacher.length / 2);
+
+  for (let r = 0; r < rows; r++) {
+    const base = r * classes;
+    const end = base + classes;
+    const top = r * words;
+    const term = (top + 2 * k) / 2;
+    const y = labels === null ? -1 : labels[r];
+
+    if (labels !== null && y === ignoreIndex) {
+      rowLoss[r] = 0;
+      if (gradScale !== null && grad !== null) grad.fill(0, base, end);
+      continue;
+    }
+
+    // The tail's maximum, then the row's. Padding indices (-1) come first and are skipped.
+    let tailMax = -Infinity;
+    let from = base;
+    for (let j = 0; j < k; j++) {
+      const token = teacher[top + j];
+      if (token < 0) continue;
+      tailMax = maxOrNaN(tailMax, rowMax(sz, from, base + token - from));
+      from = base + token + 1;
+    }
+    tailMax = maxOrNaN(tailMax, rowMax(sz, from, end - from));
+    let m = tailMax;
+    for (let j = 0; j < k; j++) {
+      const token = teacher[top + j];
+      if (token >= 0) m = maxOrNaN(m, sz[base + token]);
+    }
+
+    // A tail that is empty or all masked has no maximum, so any shift gives exp = 0 there.
+    const tailShift = tailMax === -Infinity ? 0 : tailMax;
+    const gradRow = gradScale === null ? null : grad;
+    let tail = 0;
+    from = base;
+    for (let j = 0; j <= k; j++) {
+      const stop = j < k ? base + teacher[top + j] : end;
+      if (stop < base) continue;
+      const length = stop - from;
+      tail += gradRow === null ? shiftedSum(sz, from, length, tailShift, invT) : storeShiftedExp(sz, from, length, tailShift, invT, gradRow);
+      from = stop + 1;
+    }
+
+    // The tokens: their share of the normalizer and the cross-entropy terms sum t log e, with
+    // log e rather than x so that log q = log e - L agrees with the normalizer (see the kernel).
+    let topSum = 0;
+    let mass = 0;
+    let weighted = 0;
+    for (let j = 0; j < k; j++) {
+      const token = teacher[top + j];
+      if (token < 0) continue;
+      const x = (sz[base + token] - m) * invT;
+      const e = expNonPositive(x);
+      topSum += e;
+      const t = targets[top + k + j];
+      mass += t;
+      if (t !== 0) weighted += t * (e !== 0 ? Math.log(e) : x);
+    }
+
+    // sum = sum_i exp(x_i) = topSum + tail exp((tailShift - m) invT), and log q_tail = log tail + (tailShift - m) invT - L.
+    const tailLogShift = (tailShift - m) * invT;
+    const tailWeight = tail === 0 ? 0 : Math.exp(tailLogShift);
+    const sum = topSum + tail * tailWeight;
+    const lse = Math.log(sum);
+    const tailMass = terms[term];
+    const crossEntropy = lse * mass - weighted;
+    const tailTerm = tailMass === 0 ? 0 : tailMass * (lse - Math.log(tail) - tailLogShift);
+    let loss = softWeight * (terms[term + 1] + crossEntropy + tailTerm);
+
+    // Hard term: the student at temperature 1, whose logsumexp is L itself when T = 1.
+    const sameTemperature = invT === 1;
+    const hardLse = hasHard && !sameTemperature ? Math.log(shiftedSum(sz, base, classes, m, 1)) : lse;
+    if (hasHard) loss += hardWeight * (hardLse - (sz[base + y] - m));
+    rowLoss[r] = loss;
+    if (gradScale === null || grad === null) continue;
+
+    // grad = c (q (mass + r) - target) + h (q_1 - onehot(y)), with c = gradScale alpha T^2 / T.
+    // At T = 1, q_1 = q and the hard term joins probScale.
+    const c = gradScale[r] * softWeight * invT;
+    const h = hasHard ? gradScale[r] * hardWeight : 0;
+    const probScale = (c * (mass + tailMass) + (sameTemperature ? h : 0)) / sum;
+
+    // The tail's stored e' give q_i = e'_i tailWeight / sum. An empty tail keeps the row's NaN.
+    let tailScale = tail === 0 ? 0 * probScale : probScale * tailWeight;
+    if (tail !== 0 && tailMass !== 0) tailScale -= (c * tailMass) / tail;
+    scaleRow(grad, base, classes, tailScale);
+    for (let j = 0; j < k; j++) {
+      const token = teacher[top + j];
+      if (token < 0) continue;
+      const e = expNonPositive((sz[base + token] - m) * invT);
+      grad[base + token] = probScale * e - c * targets[top + k + j];
+    }
+
+    if (!hasHard) continue;
+    if (!sameTemperature) {
+      for (let i = base; i < end; i++) grad[i] += h * expNonPositive(sz[i] - m - hardLse);
+    }
+    grad[base + y] -= h;
+  }
+}
+
 /** The pure TypeScript backend. */
 export const jsKernels: RowKernels = {
   name: "js",
@@ -796,4 +942,5 @@ export const jsKernels: RowKernels = {
   jsDivergenceRows,
   distillationRows,
   vocabStatsRows,
+  topKDistillationRows,
 };

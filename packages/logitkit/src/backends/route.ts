@@ -78,5 +78,20 @@ export function routeRowKernels(base: RowKernels, route: RowRoute): RowKernels {
       ),
     vocabStatsRows: (z, t, rows, classes, invT, stats) =>
       route(rows, classes, false, z, t, null).vocabStatsRows(z, t, rows, classes, invT, stats),
+    topKDistillationRows: (student, teacher, k, labels, ignoreIndex, rows, classes, invT, alpha, rowLoss, gradScale, grad) =>
+      route(rows, classes, false, student, grad, null).topKDistillationRows(
+        student,
+        teacher,
+        k,
+        labels,
+        ignoreIndex,
+        rows,
+        classes,
+        invT,
+        alpha,
+        rowLoss,
+        gradScale,
+        grad,
+      ),
   };
 }

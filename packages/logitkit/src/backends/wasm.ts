@@ -12,6 +12,7 @@
 import { type ProbsKind, type RowKernels, VOCAB_STATS } from "../backend.js";
 import { bufferOf, byteOffsetOf, copyInto, lengthOf } from "../intrinsics.js";
 import { createThreadPool, type ThreadPool, type ThreadPoolOptions } from "./pool.js";
+import { topKRowWords } from "../topk.js";
 import { routeRowKernels } from "./route.js";
 
 /**
@@ -72,6 +73,7 @@ const POOL_KERNELS = [
   "f32_js_divergence_rows",
   "f32_distillation_rows",
   "f32_vocab_stats_rows",
+  "f32_topk_distillation_rows",
   "f32_rmax_slices",
   "f32_raddstoreexpminusmax_slices",
   "f32_vscale_slices",
@@ -195,6 +197,20 @@ interface KernelExports {
     grad: Pointer,
   ): void;
   f32_vocab_stats_rows(z: Pointer, t: Pointer, rows: number, classes: number, invT: number, stats: Pointer): void;
+  f32_topk_distillation_rows(
+    student: Pointer,
+    teacher: Pointer,
+    k: number,
+    labels: Pointer,
+    ignoreIndex: number,
+    rows: number,
+    classes: number,
+    invT: number,
+    alpha: number,
+    rowLoss: Pointer,
+    gradScale: Pointer,
+    grad: Pointer,
+  ): void;
 }
 
 type TypedArray = Float32Array | Float64Array | Int32Array;
@@ -905,6 +921,21 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
         ],
         "f32_distillation_rows",
         [B0, B1, B2, ignoreIndex, ROWS, classes, invT, alpha, B3, B4, B5],
+      );
+    },
+
+    topKDistillationRows(sz, teacher, k, labels, ignoreIndex, rows, classes, invT, alpha, rowLoss, gradScale, grad) {
+      runRows(
+        rows,
+        [
+          input(sz, classes),
+          input(teacher, topKRowWords(k)),
+          input(labels, 1),
+          output(rowLoss, 1),
+          ...gradBuffers(gradScale, grad, classes),
+        ],
+        "f32_topk_distillation_rows",
+        [B0, B1, k, B2, ignoreIndex, ROWS, classes, invT, alpha, B3, B4, B5],
       );
     },
   };

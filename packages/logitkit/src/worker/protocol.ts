@@ -25,6 +25,8 @@ export const WORKER_METHODS = {
   jsDivergenceWithGrad: ["pLogits", "qLogits"],
   distillationLoss: ["studentLogits", "teacherLogits"],
   distillationLossWithGrad: ["studentLogits", "teacherLogits"],
+  topKDistillationLoss: ["studentLogits", "teacherIndices", "teacherValues"],
+  topKDistillationLossWithGrad: ["studentLogits", "teacherIndices", "teacherValues"],
 } as const;
 
 export type WorkerMethod = keyof typeof WORKER_METHODS;
