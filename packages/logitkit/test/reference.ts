@@ -115,6 +115,26 @@ export function jsDivergence64(p: number[], q: number[], beta: number, temperatu
   return beta * kl(logP, logM) + (1 - beta) * kl(logQ, logM);
 }
 
+/**
+ * Gradient of jsDivergence64 with respect to q, from its closed form Q_j (h_j - sum_i Q_i h_i) / T
+ * with h = log Q - log P at beta = 1 and h = (1 - beta)(log Q - log M) below; (Q - P) / T at
+ * beta = 0. Log-probabilities come straight from the logits, as in jsDivergence64.
+ */
+export function jsDivergenceGrad64(p: number[], q: number[], beta: number, temperature = 1): number[] {
+  const logP = logSoftmax64(p, temperature);
+  const logQ = logSoftmax64(q, temperature);
+  const Q = logQ.map(Math.exp);
+  if (beta === 0) return Q.map((v, i) => (v - Math.exp(logP[i])) / temperature);
+
+  const h = logQ.map((lq, i) => {
+    if (Q[i] === 0) return 0;
+    if (beta === 1) return lq - logP[i];
+    return (1 - beta) * (lq - logAddExp64(Math.log(beta) + logP[i], Math.log1p(-beta) + lq));
+  });
+  const meanH = h.reduce((s, v, i) => s + Q[i] * v, 0);
+  return Q.map((v, i) => (v === 0 ? 0 : (v * (h[i] - meanH)) / temperature));
+}
+
 /** Central finite difference of `f` with respect to each element of `x`, in float64. */
 export function numericGrad(f: (x: number[]) => number, x: number[], h = 1e-5): number[] {
   return x.map((_, i) => {
