@@ -38,7 +38,7 @@ describe("properties", () => {
   }
 
   // Shown as skipped, so that the gap stays visible in every test run.
-  for (const name of KNOWN_GAPS) it.skip(`${name} (known gap: JSD gradient error up to 8e-3)`, () => {});
+  for (const name of KNOWN_GAPS) it.skip(`${name} (known gap)`, () => {});
 
   it("cover every single-backend check on both backends", () => {
     if (names.length !== 2 * (SINGLE_BACKEND_PROPERTIES.length - KNOWN_GAPS.length) + 1) throw new Error(`${names.length} properties`);

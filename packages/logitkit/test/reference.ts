@@ -82,15 +82,57 @@ export function klLogits64(p: number[], q: number[], temperature = 1): { loss: n
   return { loss, grad: Q.map((v, i) => (v - P[i]) / temperature) };
 }
 
-/** Generalized JSD of one row; the gradient by central differences of this same function. */
+/** log(e^u + e^v) without overflow; -Infinity when both are -Infinity, NaN when either is NaN. */
+function logAddExp64(u: number, v: number): number {
+  const m = Math.max(u, v);
+  if (m === -Infinity) return -Infinity;
+  return m + Math.log1p(Math.exp(Math.min(u, v) - m));
+}
+
+/**
+ * Generalized JSD of one row; the gradient by central differences of this same function.
+ *
+ * Every term is a KL term A (log A - log B) taken from log-probabilities, never A log(A / B)
+ * from probabilities: at T = 0.1 a logit gap of 71 puts a probability below 1e-308, where
+ * A / B overflows to Infinity (a finite KL read as +Infinity, and its central difference as
+ * NaN) and B itself can underflow to 0. log M = logaddexp(log beta + log P, log(1 - beta) +
+ * log Q) is finite wherever P or Q is nonzero. A term counts only where A > 0 (log A >
+ * -Infinity), so a class masked in both rows adds 0 and never -Infinity - -Infinity. Where
+ * A > 0 and B = 0 the term is +Infinity, even when e^(log A) underflows to 0.
+ */
 export function jsDivergence64(p: number[], q: number[], beta: number, temperature = 1): number {
-  const P = softmax64(p, temperature);
-  const Q = softmax64(q, temperature);
-  const kl = (a: number[], b: number[]) => a.reduce((s, v, i) => s + (v === 0 ? 0 : v * Math.log(v / b[i])), 0);
-  if (beta === 0) return kl(P, Q);
-  if (beta === 1) return kl(Q, P);
-  const M = P.map((v, i) => beta * v + (1 - beta) * Q[i]);
-  return beta * kl(P, M) + (1 - beta) * kl(Q, M);
+  const logP = logSoftmax64(p, temperature);
+  const logQ = logSoftmax64(q, temperature);
+  const term = (la: number, lb: number) => {
+    if (la === -Infinity) return 0;
+    if (lb === -Infinity) return Infinity;
+    return Math.exp(la) * (la - lb);
+  };
+  const kl = (logA: number[], logB: number[]) => logA.reduce((s, la, i) => s + term(la, logB[i]), 0);
+  if (beta === 0) return kl(logP, logQ);
+  if (beta === 1) return kl(logQ, logP);
+  const logM = logP.map((lp, i) => logAddExp64(Math.log(beta) + lp, Math.log1p(-beta) + logQ[i]));
+  return beta * kl(logP, logM) + (1 - beta) * kl(logQ, logM);
+}
+
+/**
+ * Gradient of jsDivergence64 with respect to q, from its closed form Q_j (h_j - sum_i Q_i h_i) / T
+ * with h = log Q - log P at beta = 1 and h = (1 - beta)(log Q - log M) below; (Q - P) / T at
+ * beta = 0. Log-probabilities come straight from the logits, as in jsDivergence64.
+ */
+export function jsDivergenceGrad64(p: number[], q: number[], beta: number, temperature = 1): number[] {
+  const logP = logSoftmax64(p, temperature);
+  const logQ = logSoftmax64(q, temperature);
+  const Q = logQ.map(Math.exp);
+  if (beta === 0) return Q.map((v, i) => (v - Math.exp(logP[i])) / temperature);
+
+  const h = logQ.map((lq, i) => {
+    if (Q[i] === 0) return 0;
+    if (beta === 1) return lq - logP[i];
+    return (1 - beta) * (lq - logAddExp64(Math.log(beta) + logP[i], Math.log1p(-beta) + lq));
+  });
+  const meanH = h.reduce((s, v, i) => s + Q[i] * v, 0);
+  return Q.map((v, i) => (v === 0 ? 0 : (v * (h[i] - meanH)) / temperature));
 }
 
 /** Central finite difference of `f` with respect to each element of `x`, in float64. */

@@ -640,6 +640,65 @@ function klLogitsRows(
   }
 }
 
+/**
+ * KL(Q ‖ P) per row, the Jensen-Shannon divergence at beta = 1, and its gradient
+ * Q_j (h_j - sum_i Q_i h_i) / T with h = log Q - log P.
+ *
+ * Where P is tiny on Q's support, h is close to |log P| there (about 1000 at T = 0.1 for
+ * logits 100 apart) and nearly constant, so h_j - mean h cancels. Rounding h to float32 would
+ * leave an error of 2^-24 |h| in that difference. The kernel uses d = h - (L_P - L_Q) instead:
+ * d_j = ((z_j - p_j) - (max z - max p)) / T in float64 from the float32 logits, whose error is
+ * near 2^-53 |d|, and d_j - mean d equals h_j - mean h because the constant cancels.
+ * The mean divides by sum Q, so that the rounding of Q (sum Q = 1 + delta) does not add
+ * delta (L_P - L_Q) to every entry. The wasm kernel computes the same formula.
+ */
+function reverseKlRows(
+  pz: Float32Array,
+  qz: Float32Array,
+  rows: number,
+  classes: number,
+  invT: number,
+  rowLoss: Float64Array,
+  gradScale: Float32Array | null,
+  grad: Float32Array | null,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const base = r * classes;
+    const end = base + classes;
+    const pm = rowMax(pz, base, classes);
+    const qm = rowMax(qz, base, classes);
+    const pl = shiftedLse(pz, base, classes, pm, invT);
+    const ql = shiftedLse(qz, base, classes, qm, invT);
+    const shift = qm - pm;
+
+    // Classes with Q = 0 add nothing, which also keeps 0 * (-Infinity) out where z is masked.
+    let massQ = 0;
+    let sumQd = 0;
+    for (let i = base; i < end; i++) {
+      const qi = expNonPositive((qz[i] - qm) * invT - ql);
+      if (qi === 0) continue;
+      massQ += qi;
+      sumQd += qi * ((qz[i] - pz[i] - shift) * invT);
+    }
+    const meanD = sumQd / massQ;
+    const loss = meanD + (pl - ql);
+    rowLoss[r] = loss;
+
+    if (gradScale === null || grad === null) continue;
+    const scale = gradScale[r] * invT;
+
+    // A NaN anywhere in the row makes the loss NaN, and then every gradient entry, masked
+    // classes of Q included, must be NaN too.
+    const nanRow = Number.isNaN(loss);
+    for (let i = base; i < end; i++) {
+      const qi = expNonPositive((qz[i] - qm) * invT - ql);
+      const d = (qz[i] - pz[i] - shift) * invT;
+      if (nanRow) grad[i] = NaN;
+      else grad[i] = qi === 0 ? 0 : scale * (qi * (d - meanD));
+    }
+  }
+}
+
 function jsDivergenceRows(
   pz: Float32Array,
   qz: Float32Array,
@@ -656,6 +715,10 @@ function jsDivergenceRows(
     klLogitsRows(pz, qz, rows, classes, invT, rowLoss, gradScale, grad);
     return;
   }
+  if (beta === 1) {
+    reverseKlRows(pz, qz, rows, classes, invT, rowLoss, gradScale, grad);
+    return;
+  }
 
   const alphaQ = 1 - beta;
   for (let r = 0; r < rows; r++) {
@@ -666,35 +729,34 @@ function jsDivergenceRows(
     const pl = shiftedLse(pz, base, classes, pm, invT);
     const ql = shiftedLse(qz, base, classes, qm, invT);
 
-    // With h = dL/dQ (up to a constant that the softmax Jacobian removes): h = (1 - beta)
-    // (log Q - log M) for 0 < beta < 1, and h = log Q - log P for beta = 1 (reverse KL).
-    // The gradient is Q_j (h_j - sum_i Q_i h_i); h is kept in `grad` between the passes.
+    // With h = dL/dQ (up to a constant that the softmax Jacobian removes) = (1 - beta)
+    // (log Q - log M), the gradient is Q_j (h_j - mean h) with mean h = sum_i Q_i h_i / sum_i Q_i.
+    // Dividing by sum Q keeps the rounding of Q out of the mean. h is kept in `grad` between
+    // the passes, rounded to float32, as in the wasm kernel; its NOTE gives the cost.
     let loss = 0;
-    let meanH = 0;
+    let massQ = 0;
+    let sumQh = 0;
     for (let i = base; i < end; i++) {
       const logP = (pz[i] - pm) * invT - pl;
       const logQ = (qz[i] - qm) * invT - ql;
       const pi = expNonPositive(logP);
       const qi = expNonPositive(logQ);
+      const logM = Math.log(beta * pi + alphaQ * qi);
       let h = 0;
-      if (beta === 1) {
-        if (qi !== 0) h = logQ - logP;
+      if (pi !== 0) loss += beta * pi * (logP - logM);
+      if (qi !== 0) {
+        h = alphaQ * (logQ - logM);
         loss += qi * h;
-      } else {
-        const logM = Math.log(beta * pi + alphaQ * qi);
-        if (pi !== 0) loss += beta * pi * (logP - logM);
-        if (qi !== 0) {
-          h = alphaQ * (logQ - logM);
-          loss += qi * h;
-        }
+        massQ += qi;
+        sumQh += qi * h;
       }
-      if (qi !== 0) meanH += qi * h;
       if (grad !== null && gradScale !== null) grad[i] = h;
     }
     rowLoss[r] = loss;
 
     if (gradScale === null || grad === null) continue;
     const scale = gradScale[r] * invT;
+    const meanH = sumQh / massQ;
 
     // A NaN anywhere in the row makes the loss NaN, and then every gradient entry, masked
     // classes of Q included, must be NaN too.
@@ -702,7 +764,7 @@ function jsDivergenceRows(
     for (let i = base; i < end; i++) {
       const qi = expNonPositive((qz[i] - qm) * invT - ql);
       if (nanRow) grad[i] = NaN;
-      else grad[i] = qi === 0 ? 0 : scale * qi * (grad[i] - meanH);
+      else grad[i] = qi === 0 ? 0 : scale * (qi * (grad[i] - meanH));
     }
   }
 }
