@@ -216,6 +216,8 @@ export function f32_cross_entropy_labels_rows(
     const scale = <f64>load<f32>(gradScale + (<usize>r << 2)) * <f64>invT;
     const probScale = f32x4.splat(<f32>((scale * (hardWeight + smoothPerClass * weightSum)) / sum));
     const smoothScale = f32x4.splat(<f32>(scale * smoothPerClass));
+    const gy = gr + (<usize>y << 2);
+    const ey = <f64>load<f32>(gy);
     if (!smoothing) {
       f32_vscale(gr, classes, <f32>((scale * hardWeight) / sum));
     } else {
@@ -225,9 +227,22 @@ export function f32_cross_entropy_labels_rows(
         store_lanes(gr, i, classes, f32x4.sub(f32x4.mul(probScale, e), f32x4.mul(smoothScale, w)));
       }
     }
-    const gy = gr + (<usize>y << 2);
-    store<f32>(gy, <f32>(<f64>load<f32>(gy) - scale * hardWeight));
+    // NOTE: without smoothing, sum comes from float32 partial sums (about 2e-7 relative), which
+    // bounds sum - e_y as before; the gain here is a single class and the rounding of probScale e_y.
+    store<f32>(gy, <f32>label_gradient(ey, sum, scale, hardWeight, smoothPerClass, weightSum, wy));
   }
+}
+
+/**
+ * Returns the gradient at the label: scale (w_y (1 - eps) (q_y - 1) + (eps / C)(W q_y - w_y)).
+ * q_y - 1 comes as -(sum - e_y) / sum, the mass of the other classes, because q_y rounded first
+ * loses the small 1 - q_y of a confident row (2^-24 absolute, so 0.6% of a gradient of 1e-5).
+ * A single class then gets exactly 0. `sum` must be the float64 sum that includes `ey`.
+ */
+function label_gradient(ey: f64, sum: f64, scale: f64, hardWeight: f64, smoothPerClass: f64, weightSum: f64, wy: f64): f64 {
+  const hard = hardWeight == 0 ? 0 : (-hardWeight * (sum - ey)) / sum;
+  const smooth = smoothPerClass == 0 ? 0 : smoothPerClass * ((weightSum * ey) / sum - wy);
+  return scale * (hard + smooth);
 }
 
 /**
@@ -287,14 +302,16 @@ export function f32_cross_entropy_targets_rows(
     store<f64>(rowLoss + (<usize>r << 3), Math.log(sum) * targetMass - sum_f64x2(f64x2.add(b0, b1)));
 
     if (gradScale == 0) continue;
+    // scale (q M - w t) with the scale applied last, so that q M and w t round alike: a row
+    // whose q matches its target (a single class) gets exactly 0.
     const scale = <f64>load<f32>(gradScale + (<usize>r << 2)) * <f64>invT;
-    const probScale = f32x4.splat(<f32>((scale * targetMass) / sum));
+    const probScale = f32x4.splat(<f32>(targetMass / sum));
     const vscale = f32x4.splat(<f32>scale);
     for (let i = 0; i < classes; i += 4) {
       const e = load_lanes(gr, i, classes, 0);
       const w = weight == 0 ? f32x4.splat(1) : load_lanes(weight, i, classes, 0);
       const t = f32x4.add(f32x4.mul(keep, load_lanes(tr, i, classes, 0)), smoothPerClass);
-      store_lanes(gr, i, classes, f32x4.sub(f32x4.mul(probScale, e), f32x4.mul(vscale, f32x4.mul(w, t))));
+      store_lanes(gr, i, classes, f32x4.mul(vscale, f32x4.sub(f32x4.mul(probScale, e), f32x4.mul(w, t))));
     }
   }
 }
