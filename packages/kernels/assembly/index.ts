@@ -16,6 +16,7 @@ export {
 } from "./losses";
 export { f32_probs_rows } from "./probs";
 export { f32_vocab_stats_rows } from "./vocab";
+export { bf16_vcvt_f32, f16_vcvt_f32 } from "./convert";
 export {
   f32_rmax_slices,
   f32_raddstoreexpminusmax_slices,
