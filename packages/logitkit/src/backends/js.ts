@@ -10,6 +10,7 @@
 import type { ProbsKind, RowKernels } from "../backend.js";
 import { PROBS_CROSS_ENTROPY, PROBS_ENTROPY, VOCAB_STATS } from "../backend.js";
 import { expNonPositive } from "./fast-exp.js";
+import { widenHalfLogits } from "./widen.js";
 
 /*
  * The loops below over a whole row handle four elements per iteration (two for the maximum).
@@ -756,8 +757,8 @@ function distillationRows(
   }
 }
 
-/** The pure TypeScript backend. */
-export const jsKernels: RowKernels = {
+/** The float32 row kernels of the pure TypeScript backend. */
+const float32Kernels: RowKernels<Float32Array> = {
   name: "js",
   threads: () => 1,
 
@@ -797,3 +798,6 @@ export const jsKernels: RowKernels = {
   distillationRows,
   vocabStatsRows,
 };
+
+/** The pure TypeScript backend; 16-bit logits are widened to float32 a chunk of rows at a time. */
+export const jsKernels: RowKernels = widenHalfLogits(float32Kernels);
