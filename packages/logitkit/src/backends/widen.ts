@@ -18,9 +18,8 @@ let f16Table: Uint32Array | null = null;
 
 /**
  * Returns the float32 bits of every binary16 bit pattern, from the IEEE 754 definition:
- * (-1)^s 2^(e - 15) (1 + m / 1024) for exponents 1 to 30, (-1)^s 2^-14 (m / 1024) for
- * exponent 0, and Infinity or NaN for 31, where the mantissa is kept (shifted left by 13), as
- * hardware conversions do.
+ * (-1)^s 2^(e - 15) (1 + m / 1024) for exponents 1 to 30 and (-1)^s 2^-14 (m / 1024) for
+ * exponent 0. Exponent 31 is Infinity or NaN, whose mantissa is kept, shifted left by 13.
  */
 function binary16Table(): Uint32Array {
   if (f16Table !== null) return f16Table;
