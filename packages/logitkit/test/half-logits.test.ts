@@ -554,6 +554,13 @@ describe("16-bit logits through loadLogitKitWorker", () => {
       const local = kit.crossEntropyWithGrad(z, labels, { classes, dtype: "bf16" });
       expectSameWithGrad(await remote.crossEntropyWithGrad(z, labels, { classes, dtype: "bf16" }), local, "crossEntropyWithGrad");
       await expect(remote.softmax(z, { classes })).rejects.toThrow("softmax: logits is a Uint16Array of 16-bit floats");
+
+      // The worker copies a Float16Array like any typed array, where the runtime has one.
+      const Float16 = (globalThis as { Float16Array?: new (buffer: ArrayBufferLike) => Uint16Array }).Float16Array;
+      if (Float16 !== undefined) {
+        const halves = new Float16(halfLogits(4, classes, "f16", 93, false).buffer);
+        expectSame(await remote.logSumExp(halves, { classes }), kit.logSumExp(halves, { classes }), "logSumExp of a Float16Array");
+      }
     } finally {
       await remote.dispose();
     }
