@@ -108,6 +108,10 @@ function typeOf<T extends RowArray>(array: T): RowArrayType<T> {
 function rowsOf<T extends RowArray>(array: T | null, first: number, count: number, perRow: number): T | null {
   if (array === null) return null;
 
+  // Reading `buffer` of a small typed array makes V8 allocate an ArrayBuffer for it, so a call
+  // that fits in one chunk passes its arrays as they are.
+  if (first === 0 && count * perRow === lengthOf(array)) return array;
+
   const Type = typeOf(array);
   return new Type(bufferOf(array), byteOffsetOf(array) + first * perRow * array.BYTES_PER_ELEMENT, count * perRow);
 }
@@ -123,9 +127,9 @@ function float32Rows(logits: Logits, slot: number, first: number, count: number,
 }
 
 /**
- * Runs `kernel` on the rows of up to two logits arguments. Float32 logits go through in one call.
- * With a 16-bit argument the rows go in chunks of about CHUNK_FLOATS floats, and `kernel` gets
- * the chunk's first row, its row count and the chunk's float32 logits.
+ * Runs `kernel` on the rows of up to two logits arguments, of which at least one is 16-bit, in
+ * chunks of about CHUNK_FLOATS floats. `kernel` gets the chunk's first row, its row count and
+ * the chunk's float32 logits.
  */
 function inChunks(
   rows: number,
@@ -134,11 +138,6 @@ function inChunks(
   second: Logits | null,
   kernel: (from: number, count: number, a: Float32Array, b: Float32Array | null) => void,
 ): void {
-  if (ArrayBuffer.isView(first) && (second === null || ArrayBuffer.isView(second))) {
-    kernel(0, rows, first, second);
-    return;
-  }
-
   const chunkRows = Math.max(1, Math.floor(CHUNK_FLOATS / classes));
 
   // An empty batch still makes one call with 0 rows, as on float32 logits.
@@ -153,7 +152,8 @@ function inChunks(
 
 /**
  * Returns row kernels that accept 16-bit logits and run `base` on them chunk by chunk after
- * widening. Float32 calls go straight to `base`.
+ * widening. Float32 calls go straight to `base`, with no closure or view, because calls on tiny
+ * inputs cost well under a microsecond.
  */
 export function widenHalfLogits(base: RowKernels<Float32Array>): RowKernels {
   return {
@@ -163,20 +163,45 @@ export function widenHalfLogits(base: RowKernels<Float32Array>): RowKernels {
 
     store: (data) => base.store(ArrayBuffer.isView(data) ? data : widenAll(data)),
 
-    softmaxRows: (z, rows, classes, invT, out) =>
+    softmaxRows: (z, rows, classes, invT, out) => {
+      if (ArrayBuffer.isView(z)) {
+        base.softmaxRows(z, rows, classes, invT, out);
+        return;
+      }
+
       inChunks(rows, classes, z, null, (from, count, zc) =>
         base.softmaxRows(zc, count, classes, invT, rowsOf(out, from, count, classes)!),
-      ),
+      );
+    },
 
-    logSoftmaxRows: (z, rows, classes, invT, out) =>
+    logSoftmaxRows: (z, rows, classes, invT, out) => {
+      if (ArrayBuffer.isView(z)) {
+        base.logSoftmaxRows(z, rows, classes, invT, out);
+        return;
+      }
+
       inChunks(rows, classes, z, null, (from, count, zc) =>
         base.logSoftmaxRows(zc, count, classes, invT, rowsOf(out, from, count, classes)!),
-      ),
+      );
+    },
 
-    logSumExpRows: (z, rows, classes, invT, out) =>
-      inChunks(rows, classes, z, null, (from, count, zc) => base.logSumExpRows(zc, count, classes, invT, rowsOf(out, from, count, 1)!)),
+    logSumExpRows: (z, rows, classes, invT, out) => {
+      if (ArrayBuffer.isView(z)) {
+        base.logSumExpRows(z, rows, classes, invT, out);
+        return;
+      }
 
-    entropyLogitsRows: (z, rows, classes, invT, rowLoss, gradScale, grad) =>
+      inChunks(rows, classes, z, null, (from, count, zc) =>
+        base.logSumExpRows(zc, count, classes, invT, rowsOf(out, from, count, 1)!),
+      );
+    },
+
+    entropyLogitsRows: (z, rows, classes, invT, rowLoss, gradScale, grad) => {
+      if (ArrayBuffer.isView(z)) {
+        base.entropyLogitsRows(z, rows, classes, invT, rowLoss, gradScale, grad);
+        return;
+      }
+
       inChunks(rows, classes, z, null, (from, count, zc) =>
         base.entropyLogitsRows(
           zc,
@@ -187,9 +212,27 @@ export function widenHalfLogits(base: RowKernels<Float32Array>): RowKernels {
           rowsOf(gradScale, from, count, 1),
           rowsOf(grad, from, count, classes),
         ),
-      ),
+      );
+    },
 
-    crossEntropyLabelsRows: (z, labels, rows, classes, invT, weight, ignoreIndex, labelSmoothing, rowLoss, gradScale, grad) =>
+    crossEntropyLabelsRows: (z, labels, rows, classes, invT, weight, ignoreIndex, labelSmoothing, rowLoss, gradScale, grad) => {
+      if (ArrayBuffer.isView(z)) {
+        base.crossEntropyLabelsRows(
+          z,
+          labels,
+          rows,
+          classes,
+          invT,
+          weight,
+          ignoreIndex,
+          labelSmoothing,
+          rowLoss,
+          gradScale,
+          grad,
+        );
+        return;
+      }
+
       inChunks(rows, classes, z, null, (from, count, zc) =>
         base.crossEntropyLabelsRows(
           zc,
@@ -204,9 +247,15 @@ export function widenHalfLogits(base: RowKernels<Float32Array>): RowKernels {
           rowsOf(gradScale, from, count, 1),
           rowsOf(grad, from, count, classes),
         ),
-      ),
+      );
+    },
 
-    crossEntropyTargetsRows: (z, targets, rows, classes, invT, weight, labelSmoothing, rowLoss, gradScale, grad) =>
+    crossEntropyTargetsRows: (z, targets, rows, classes, invT, weight, labelSmoothing, rowLoss, gradScale, grad) => {
+      if (ArrayBuffer.isView(z)) {
+        base.crossEntropyTargetsRows(z, targets, rows, classes, invT, weight, labelSmoothing, rowLoss, gradScale, grad);
+        return;
+      }
+
       inChunks(rows, classes, z, null, (from, count, zc) =>
         base.crossEntropyTargetsRows(
           zc,
@@ -220,9 +269,15 @@ export function widenHalfLogits(base: RowKernels<Float32Array>): RowKernels {
           rowsOf(gradScale, from, count, 1),
           rowsOf(grad, from, count, classes),
         ),
-      ),
+      );
+    },
 
-    klLogitsRows: (p, q, rows, classes, invT, rowLoss, gradScale, grad) =>
+    klLogitsRows: (p, q, rows, classes, invT, rowLoss, gradScale, grad) => {
+      if (ArrayBuffer.isView(p) && ArrayBuffer.isView(q)) {
+        base.klLogitsRows(p, q, rows, classes, invT, rowLoss, gradScale, grad);
+        return;
+      }
+
       inChunks(rows, classes, p, q, (from, count, pc, qc) =>
         base.klLogitsRows(
           pc,
@@ -234,9 +289,15 @@ export function widenHalfLogits(base: RowKernels<Float32Array>): RowKernels {
           rowsOf(gradScale, from, count, 1),
           rowsOf(grad, from, count, classes),
         ),
-      ),
+      );
+    },
 
-    jsDivergenceRows: (p, q, rows, classes, invT, beta, rowLoss, gradScale, grad) =>
+    jsDivergenceRows: (p, q, rows, classes, invT, beta, rowLoss, gradScale, grad) => {
+      if (ArrayBuffer.isView(p) && ArrayBuffer.isView(q)) {
+        base.jsDivergenceRows(p, q, rows, classes, invT, beta, rowLoss, gradScale, grad);
+        return;
+      }
+
       inChunks(rows, classes, p, q, (from, count, pc, qc) =>
         base.jsDivergenceRows(
           pc,
@@ -249,9 +310,15 @@ export function widenHalfLogits(base: RowKernels<Float32Array>): RowKernels {
           rowsOf(gradScale, from, count, 1),
           rowsOf(grad, from, count, classes),
         ),
-      ),
+      );
+    },
 
-    distillationRows: (student, teacher, labels, ignoreIndex, rows, classes, invT, alpha, rowLoss, gradScale, grad) =>
+    distillationRows: (student, teacher, labels, ignoreIndex, rows, classes, invT, alpha, rowLoss, gradScale, grad) => {
+      if (ArrayBuffer.isView(student) && ArrayBuffer.isView(teacher)) {
+        base.distillationRows(student, teacher, labels, ignoreIndex, rows, classes, invT, alpha, rowLoss, gradScale, grad);
+        return;
+      }
+
       inChunks(rows, classes, student, teacher, (from, count, sc, tc) =>
         base.distillationRows(
           sc,
@@ -266,11 +333,18 @@ export function widenHalfLogits(base: RowKernels<Float32Array>): RowKernels {
           rowsOf(gradScale, from, count, 1),
           rowsOf(grad, from, count, classes),
         ),
-      ),
+      );
+    },
 
-    vocabStatsRows: (z, t, rows, classes, invT, stats) =>
+    vocabStatsRows: (z, t, rows, classes, invT, stats) => {
+      if (ArrayBuffer.isView(z) && (t === null || ArrayBuffer.isView(t))) {
+        base.vocabStatsRows(z, t, rows, classes, invT, stats);
+        return;
+      }
+
       inChunks(rows, classes, z, t, (from, count, zc, tc) =>
         base.vocabStatsRows(zc, tc, count, classes, invT, rowsOf(stats, from, count, VOCAB_STATS)!),
-      ),
+      );
+    },
   };
 }
