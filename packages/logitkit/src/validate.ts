@@ -170,10 +170,13 @@ export function checkFloat32(fn: string, name: string, value: unknown, length?: 
   const kind = typedArrayKind(value);
   if (kind !== "Float32Array") {
     const actual = kind === undefined ? describe(value) : `${kind}(${lengthOf(value as ArrayBufferView)})`;
-    const fix =
-      typeof value === "object" && value !== null && handles.has(value)
-        ? "this argument takes no handle, so pass handle.toArray()"
-        : "convert it with Float32Array.from(...)";
+    let fix = "convert it with Float32Array.from(...)";
+    if (typeof value === "object" && value !== null && handles.has(value)) {
+      fix = "this argument takes no handle, so pass handle.toArray()";
+    }
+
+    // Float32Array.from would read bfloat16 or binary16 bits as integers.
+    if (kind === "Uint16Array") fix = "this argument takes float32 only, and 16-bit floats only as logits with options.dtype";
     throw new TypeError(`${fn}: ${name} must be a Float32Array, got ${actual}; ${fix}.`);
   }
   const view = usableFloat32(fn, name, value);

@@ -521,6 +521,11 @@ describe.each(KITS)("invalid 16-bit input on %s", (_, config) => {
       "options.dtype applies to the logits only",
     );
     expectRejected(() => kit.alloc(6, { classes: 3, dtype: "bf16" } as never), TypeError, 'alloc: unknown option "dtype"');
+    expectRejected(
+      () => kit.entropy(z6 as never, { classes: 3 }),
+      TypeError,
+      "entropy: probs must be a Float32Array, got Uint16Array(6); this argument takes float32 only, and 16-bit floats only as logits",
+    );
   });
 
   it("rejects an out that overlaps 16-bit logits", () => {
