@@ -282,6 +282,26 @@ describe.each(KITS)("16-bit logits on %s", (_, config) => {
     });
   }
 
+  it.each(DTYPES)("%s: any bit patterns equal float32", (dtype) => {
+    // Uniform 16-bit patterns: huge and subnormal values, NaN and ±Infinity anywhere.
+    const rows = 40;
+    const classes = 37;
+    const next = random(dtype === "bf16" ? 101 : 102);
+    const z = Uint16Array.from({ length: rows * classes }, () => Math.floor(next() * 65536));
+    const other = Uint16Array.from({ length: rows * classes }, () => Math.floor(next() * 65536));
+    const extra: Extra = {
+      classes,
+      labels: labelsFor(rows, classes, 103),
+      targets: targetsFor(kit, rows, classes, 104),
+      weight: new Float32Array(classes).fill(1),
+    };
+
+    for (const [name, call, compare] of OPERATIONS) {
+      const expected = call(kit, widen(z, dtype), widen(other, dtype), extra);
+      compare(call(kit, z, other, { ...extra, dtype }), expected, `${name} ${dtype}`);
+    }
+  });
+
   it("mixes float32 and bf16 arguments in one call", () => {
     const rows = 6;
     const classes = 1000;
