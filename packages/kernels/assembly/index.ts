@@ -17,6 +17,7 @@ export {
 export { f32_probs_rows } from "./probs";
 export { f32_vocab_stats_rows } from "./vocab";
 export { f32_topk_distillation_rows } from "./topk";
+export { bf16_vcvt_f32, f16_vcvt_f32 } from "./convert";
 export {
   f32_rmax_slices,
   f32_raddstoreexpminusmax_slices,

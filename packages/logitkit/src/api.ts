@@ -1,12 +1,14 @@
 import type {
   BackendName,
   CrossEntropyOptions,
+  DtypeOptions,
   DistillationOptions,
   EntropyOfLogitsOptions,
   GradOutOptions,
   GradOutputOptions,
   JsDivergenceOptions,
   KlDivergenceOptions,
+  HalfLogitsInput,
   Labels,
   LogitsInput,
   LossWithGrad,
@@ -19,6 +21,7 @@ import type {
   TopKDistillationOptions,
   UploadedLogits,
   VocabAccumulatorOptions,
+  VocabAddOptions,
   VocabState,
 } from "./types.js";
 
@@ -29,6 +32,11 @@ import type {
  * (wrong type, missing or unknown option) or a `RangeError` (wrong length or value) whose
  * message names the argument, the expected and the actual value. A failed call leaves the
  * object usable. Inputs are never modified.
+ *
+ * Every argument that takes logits also takes 16-bit floats: a `Uint16Array` of bfloat16 or
+ * binary16 bits with `options.dtype`, or a `Float16Array`. They are widened to float32 exactly,
+ * a chunk of rows at a time, so results equal those of the float32 values. Probabilities,
+ * targets, weights and outputs are float32 only.
  */
 export interface LogitKit {
   /** Backend that runs the operations. */
@@ -41,12 +49,15 @@ export interface LogitKit {
    * receive an output (`out`, `gradOut`). Call `free()` when done; the memory is reused by
    * later handles.
    *
+   * 16-bit logits (with `dtype`, as in the other functions) are widened once, and the handle
+   * keeps float32.
+   *
    * @param logits row-major matrix (logits or probabilities).
-   * @param options `classes` (required), checked like the other functions' shape.
+   * @param options `classes` (required), checked like the other functions' shape; `dtype`.
    * @returns the handle; `length` is the number of floats kept.
    * @throws {TypeError | RangeError} on invalid input.
    */
-  upload(logits: Float32Array, options: ShapeOptions): UploadedLogits;
+  upload(logits: Float32Array | HalfLogitsInput, options: ShapeOptions & DtypeOptions): UploadedLogits;
 
   /**
    * Reserves a zero-filled `length`-float matrix in the backend's memory, as the `out` or
@@ -100,7 +111,8 @@ export interface LogitKit {
    * `-Infinity`, or has a `NaN` or `+Infinity`, gives `NaN` for the whole row.
    *
    * @param logits row-major `rows x classes` logits.
-   * @param options `classes` (required), `temperature` (default 1), `out` (optional buffer).
+   * @param options `classes` (required), `temperature` (default 1), `out` (optional buffer),
+   *   `dtype` (default `"f32"`).
    * @returns the probabilities, in `out` when given (then `out` itself, array or handle).
    * @throws {TypeError | RangeError} on invalid input, see the interface documentation.
    */
@@ -112,7 +124,8 @@ export interface LogitKit {
    * gives `-Infinity`; rows that are all `-Infinity`, or have a `NaN` or `+Infinity`, give `NaN`.
    *
    * @param logits row-major `rows x classes` logits.
-   * @param options `classes` (required), `temperature` (default 1), `out` (optional buffer).
+   * @param options `classes` (required), `temperature` (default 1), `out` (optional buffer),
+   *   `dtype` (default `"f32"`).
    * @returns the log-probabilities in nats, in `out` when given (then `out` itself).
    * @throws {TypeError | RangeError} on invalid input.
    */
@@ -125,7 +138,8 @@ export interface LogitKit {
    * a row with a `NaN` gives `NaN`.
    *
    * @param logits row-major `rows x classes` logits.
-   * @param options `classes` (required), `temperature` (default 1), `out` (optional buffer of length `rows`).
+   * @param options `classes` (required), `temperature` (default 1), `out` (optional buffer of length `rows`),
+   *   `dtype` (default `"f32"`).
    * @returns one value per row, in `out` when given (then `out` itself).
    * @throws {TypeError | RangeError} on invalid input.
    */
@@ -183,7 +197,8 @@ export interface LogitKit {
    * element-wise: H = logsumexp(x) - sum_i p_i x_i with x = z / T.
    *
    * @param logits row-major `rows x classes` logits.
-   * @param options `classes` (required), `temperature` (default 1), `reduction` (default `batchmean`).
+   * @param options `classes` (required), `temperature` (default 1), `reduction` (default `batchmean`),
+   *   `dtype` (default `"f32"`).
    * @returns nats: a number, or one value per row for `reduction: "none"`.
    * @throws {TypeError | RangeError} on invalid input.
    */
@@ -221,7 +236,8 @@ export interface LogitKit {
    * @param target labels (`Int32Array` or `number[]`, one per row) or targets (`Float32Array`
    *   of the logits' length).
    * @param options `classes` (required), `reduction` (default `mean`), `weight`, `ignoreIndex`
-   *   (default -100), `labelSmoothing` (default 0), `temperature` (default 1).
+   *   (default -100), `labelSmoothing` (default 0), `temperature` (default 1), `dtype` (default
+   *   `"f32"`, the logits' format; probability targets are float32).
    * @returns nats: a number, or one value per row for `reduction: "none"`.
    * @throws {TypeError | RangeError} on invalid input, including a label outside
    *   `[0, classes)` that is not `ignoreIndex`.
@@ -256,7 +272,8 @@ export interface LogitKit {
    *
    * @param pLogits target logits, `rows x classes`.
    * @param qLogits predicted logits, same length.
-   * @param options `classes` (required), `temperature` (default 1), `reduction` (default `batchmean`).
+   * @param options `classes` (required), `temperature` (default 1), `reduction` (default `batchmean`),
+   *   `dtype` (default `"f32"`).
    * @returns nats: a number, or one value per row for `reduction: "none"`.
    * @throws {TypeError | RangeError} on invalid input.
    */
@@ -287,7 +304,7 @@ export interface LogitKit {
    * `beta = 1` as KL(Q ‖ P). At beta = 0.5 the value lies in [0, log 2].
    *
    * @param options `classes` (required), `beta` (default 0.5), `temperature` (default 1),
-   *   `reduction` (default `batchmean`).
+   *   `reduction` (default `batchmean`), `dtype` (default `"f32"`).
    * @returns nats: a number, or one value per row for `reduction: "none"`.
    * @throws {TypeError | RangeError} on invalid input.
    */
@@ -321,7 +338,7 @@ export interface LogitKit {
    * @param studentLogits `rows x classes`.
    * @param teacherLogits same length.
    * @param options `classes` (required), `temperature` (default 1), `alpha` (default 0.5),
-   *   `labels`, `ignoreIndex` (default -100).
+   *   `labels`, `ignoreIndex` (default -100), `dtype` (default `"f32"`).
    * @returns the loss in nats (`NaN` when every row is ignored).
    * @throws {TypeError | RangeError} on invalid input.
    */
@@ -422,14 +439,14 @@ export interface VocabAccumulator {
   /**
    * Adds the logits of classes `offset` to `offset + width - 1` of every row.
    *
-   * @param logits row-major `rows x width` logits of the chunk.
+   * @param logits row-major `rows x width` logits of the chunk, float32 or 16-bit.
    * @param options `offset` (required): the first class of the chunk. `teacher`: the teacher's
    * logits of the same classes, `rows x width`, for `klDivergence`; every chunk must have them
-   * or none.
+   * or none. `dtype`: the format of the 16-bit logits, as in `LogitKit.softmax`.
    * @throws {TypeError | RangeError} on invalid input, a range outside the vocabulary or one that
    * overlaps an earlier chunk. A failed call leaves the accumulator unchanged.
    */
-  add(logits: Float32Array, options: { offset: number; teacher?: Float32Array }): void;
+  add(logits: Float32Array | HalfLogitsInput, options: VocabAddOptions): void;
 
   /**
    * Adds the chunks of another accumulator with the same `rows`, `classes` and `temperature`,

@@ -1,6 +1,19 @@
 import type { BackendName } from "./types.js";
 
 /**
+ * Logits given as 16-bit floats: the raw bits of bfloat16 (the upper half of a float32) or of
+ * IEEE binary16. Backends widen them to float32 exactly, a chunk of rows at a time, so the row
+ * kernels and every result are those of a float32 copy of the whole input.
+ */
+export interface HalfLogits {
+  readonly bits: Uint16Array;
+  readonly dtype: "bf16" | "f16";
+}
+
+/** Logits of a row kernel: float32, or 16-bit bits to widen first. */
+export type Logits = Float32Array | HalfLogits;
+
+/**
  * Row kernels that a backend provides. The public layer validates every argument, computes
  * the per-row gradient scales of the requested reduction and reduces the per-row losses, so a
  * backend only maps rows to rows and the two backends share one definition of each option.
@@ -13,8 +26,10 @@ import type { BackendName } from "./types.js";
  *   is computed and `grad` is not touched. The gradient includes the factor 1 / T.
  * - A `NaN` anywhere in an input row makes that row's outputs `NaN`; a row's outputs never
  *   depend on another row.
+ * - Logits (type `L`) may be 16-bit (`HalfLogits`); `RowKernels<Float32Array>` takes float32
+ *   logits only. Probabilities, targets and outputs are always float32.
  */
-export interface RowKernels {
+export interface RowKernels<L extends Logits = Logits> {
   readonly name: BackendName;
 
   /** Number of threads that run a call, the calling thread included (1 without a thread pool). */
@@ -27,7 +42,7 @@ export interface RowKernels {
   threadsStoppedReason?(): string | undefined;
 
   /** Whether `data` is a view of a block kept by `store` or `reserve` of this backend. */
-  isStoredView(data: Float32Array): boolean;
+  isStoredView(data: L): boolean;
 
   /** Size in bytes of the backend's WebAssembly memory (0 for `js`), for tests and diagnostics. */
   memoryBytes(): number;
@@ -38,16 +53,16 @@ export interface RowKernels {
    * recognizes such a view and reads it in place instead of copying it in, and a kernel's
    * output given as such a view is written in place instead of copied out.
    */
-  store(data: Float32Array): StoredBlock;
+  store(data: L): StoredBlock;
 
   /** Keeps `length` zeros in the backend's memory, as `store` does, for a call to write into. */
   reserve(length: number): StoredBlock;
 
-  softmaxRows(logits: Float32Array, rows: number, classes: number, invTemperature: number, out: Float32Array): void;
+  softmaxRows(logits: L, rows: number, classes: number, invTemperature: number, out: Float32Array): void;
 
-  logSoftmaxRows(logits: Float32Array, rows: number, classes: number, invTemperature: number, out: Float32Array): void;
+  logSoftmaxRows(logits: L, rows: number, classes: number, invTemperature: number, out: Float32Array): void;
 
-  logSumExpRows(logits: Float32Array, rows: number, classes: number, invTemperature: number, out: Float32Array): void;
+  logSumExpRows(logits: L, rows: number, classes: number, invTemperature: number, out: Float32Array): void;
 
   /** Kind 0: H(P) = -sum p log p; kind 1: H(P, Q) = -sum p log q; kind 2: D_KL(P ‖ Q). */
   probsRows(
@@ -60,7 +75,7 @@ export interface RowKernels {
   ): void;
 
   entropyLogitsRows(
-    logits: Float32Array,
+    logits: L,
     rows: number,
     classes: number,
     invTemperature: number,
@@ -71,7 +86,7 @@ export interface RowKernels {
 
   /** Rows whose label equals `ignoreIndex` get loss 0 and a zero gradient. */
   crossEntropyLabelsRows(
-    logits: Float32Array,
+    logits: L,
     labels: Int32Array,
     rows: number,
     classes: number,
@@ -85,7 +100,7 @@ export interface RowKernels {
   ): void;
 
   crossEntropyTargetsRows(
-    logits: Float32Array,
+    logits: L,
     targets: Float32Array,
     rows: number,
     classes: number,
@@ -99,8 +114,8 @@ export interface RowKernels {
 
   /** D_KL(softmax(p / T) ‖ softmax(q / T)); the gradient is with respect to `qLogits`. */
   klLogitsRows(
-    pLogits: Float32Array,
-    qLogits: Float32Array,
+    pLogits: L,
+    qLogits: L,
     rows: number,
     classes: number,
     invTemperature: number,
@@ -111,8 +126,8 @@ export interface RowKernels {
 
   /** Generalized Jensen-Shannon divergence; beta 0 and 1 are the forward and reverse KL. */
   jsDivergenceRows(
-    pLogits: Float32Array,
-    qLogits: Float32Array,
+    pLogits: L,
+    qLogits: L,
     rows: number,
     classes: number,
     invTemperature: number,
@@ -127,8 +142,8 @@ export interface RowKernels {
    * 1. Ignored rows get loss 0 and a zero gradient.
    */
   distillationRows(
-    studentLogits: Float32Array,
-    teacherLogits: Float32Array,
+    studentLogits: L,
+    teacherLogits: L,
     labels: Int32Array | null,
     ignoreIndex: number,
     rows: number,
@@ -150,8 +165,8 @@ export interface RowKernels {
    * -Infinity gets st = 1, vt = Infinity.
    */
   vocabStatsRows(
-    logits: Float32Array,
-    teacherLogits: Float32Array | null,
+    logits: L,
+    teacherLogits: L | null,
     rows: number,
     classes: number,
     invTemperature: number,
@@ -166,7 +181,7 @@ export interface RowKernels {
    * Without labels alpha must be 1. Ignored rows get loss 0 and a zero gradient.
    */
   topKDistillationRows(
-    studentLogits: Float32Array,
+    studentLogits: L,
     teacher: Int32Array,
     k: number,
     labels: Int32Array | null,

@@ -3,7 +3,7 @@
  * option defaults, reductions and the per-row gradient scales, so both backends share them.
  */
 import type { LogitKit } from "./api.js";
-import type { ProbsKind, RowKernels, StoredBlock } from "./backend.js";
+import type { HalfLogits, Logits, ProbsKind, RowKernels, StoredBlock } from "./backend.js";
 import { PROBS_CROSS_ENTROPY, PROBS_ENTROPY, PROBS_KL_DIVERGENCE } from "./backend.js";
 import { lengthOf, typedArrayKind } from "./intrinsics.js";
 import { clampRows, reduce } from "./reduce.js";
@@ -11,8 +11,10 @@ import { createVocabAccumulator } from "./vocab.js";
 import { buildTopKTeacher, checkChoice, checkTopKIndices, type TopKTail, type TopKValues } from "./topk.js";
 import type { BackendName, Reduction, UploadedLogits } from "./types.js";
 import {
+  type CheckedLogits,
   checkFloat32,
   checkFloatList,
+  checkHalf,
   checkIgnoreIndex,
   checkLabels,
   checkNoOverlap,
@@ -25,25 +27,28 @@ import {
   checkLabelSmoothing,
   checkUnit,
   describe,
+  logitsLength,
+  settleDtype,
 } from "./validate.js";
 
 const ALL_REDUCTIONS: readonly Reduction[] = ["none", "sum", "mean", "batchmean"];
 
 // The options each function accepts, listed once so that calls allocate no arrays.
-const ELEMENTWISE_OPTIONS = ["classes", "temperature", "out"];
+const ELEMENTWISE_OPTIONS = ["classes", "temperature", "out", "dtype"];
 const PROBS_OPTIONS = ["classes", "reduction"];
-const REDUCED_OPTIONS = ["classes", "temperature", "reduction"]; // entropy of logits and KL
+const REDUCED_OPTIONS = ["classes", "temperature", "reduction", "dtype"]; // entropy of logits and KL
 const REDUCED_GRAD_OPTIONS = [...REDUCED_OPTIONS, "gradOutput", "gradOut"];
 const JS_DIVERGENCE_OPTIONS = [...REDUCED_OPTIONS, "beta"];
 const JS_DIVERGENCE_GRAD_OPTIONS = [...JS_DIVERGENCE_OPTIONS, "gradOutput", "gradOut"];
-const CROSS_ENTROPY_OPTIONS = ["classes", "reduction", "weight", "ignoreIndex", "labelSmoothing", "temperature"];
+const CROSS_ENTROPY_OPTIONS = ["classes", "reduction", "weight", "ignoreIndex", "labelSmoothing", "temperature", "dtype"];
 const CROSS_ENTROPY_GRAD_OPTIONS = [...CROSS_ENTROPY_OPTIONS, "gradOutput", "gradOut"];
-const DISTILLATION_OPTIONS = ["classes", "temperature", "alpha", "labels", "ignoreIndex"];
+const DISTILLATION_OPTIONS = ["classes", "temperature", "alpha", "labels", "ignoreIndex", "dtype"];
 const DISTILLATION_GRAD_OPTIONS = [...DISTILLATION_OPTIONS, "gradOut"];
 const TOPK_OPTIONS = [...DISTILLATION_OPTIONS, "values", "tail", "reduction"];
 const TOPK_GRAD_OPTIONS = [...TOPK_OPTIONS, "gradOutput", "gradOut"];
 const TOPK_REDUCTIONS: readonly Reduction[] = ["none", "sum", "mean"];
 const SHAPE_OPTIONS = ["classes"];
+const UPLOAD_OPTIONS = ["classes", "dtype"];
 
 /**
  * Returns d(reduced loss) / d(rowLoss[i]) for every row: `gradOutput` or 1 for `none`, 1 for
@@ -193,11 +198,54 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
     return checked;
   }
 
+  /** Returns logits given as a Float32Array, this kit's handle, or 16-bit floats, checked before the options. */
+  function resolveLogits(fn: string, name: string, value: unknown): CheckedLogits {
+    // Float32 first: it is the common case, and calls on tiny inputs take well under a microsecond.
+    if (typedArrayKind(value) === "Float32Array") return checkFloat32(fn, name, value);
+    return checkHalf(fn, name, value) ?? resolveMatrix(fn, name, value);
+  }
+
+  /**
+   * Returns the logits to pass to a kernel, as `current` does; for 16-bit logits after
+   * `settleDtype` has set their format.
+   */
+  function currentLogits(fn: string, name: string, value: unknown, checked: CheckedLogits, length: number): Logits {
+    if (ArrayBuffer.isView(checked)) return current(fn, name, value, checked, length);
+
+    if (lengthOf(checked.bits) !== length) {
+      throw new TypeError(`${fn}: ${name} was detached while the arguments were checked; pass a live array.`);
+    }
+    return checked as HalfLogits;
+  }
+
+  /**
+   * Checks `options.dtype` against the logits arguments (see settleDtype). A float32 call
+   * without dtype skips the check, which keeps the calls on tiny inputs free of allocations.
+   */
+  function checkDtype(
+    fn: string,
+    dtype: unknown,
+    firstName: string,
+    first: CheckedLogits,
+    secondName?: string,
+    second?: CheckedLogits,
+  ): void {
+    const float32 = ArrayBuffer.isView(first) && (second === undefined || ArrayBuffer.isView(second));
+    if (dtype === undefined && float32) return;
+
+    if (second === undefined) settleDtype(fn, dtype, [[firstName, first]]);
+    else settleDtype(fn, dtype, [[firstName, first], [secondName!, second]]);
+  }
+
   function upload(logits: unknown, options: unknown): UploadedLogits {
-    const data = checkFloat32("upload", "logits", logits);
-    const o = checkOptions("upload", options, SHAPE_OPTIONS);
-    checkShape("upload", "logits", data.length, o.classes);
-    const handle = new Upload(kernels.store(data), data.length, kernels.name);
+    const data = checkHalf("upload", "logits", logits) ?? checkFloat32("upload", "logits", logits);
+    const length = logitsLength(data);
+    const o = checkOptions("upload", options, UPLOAD_OPTIONS);
+    checkShape("upload", "logits", length, o.classes);
+    checkDtype("upload", o.dtype, "logits", data);
+
+    // 16-bit logits are widened once, into the float32 that the handle keeps.
+    const handle = new Upload(kernels.store(currentLogits("upload", "logits", logits, data, length)), length, kernels.name);
     uploads.add(handle);
     return handle;
   }
@@ -241,7 +289,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
     value: unknown,
     checked: Float32Array | null,
     length: number,
-    inputs: Array<[string, Float32Array]>,
+    inputs: Array<[string, Logits]>,
   ): Float32Array {
     if (checked === null) return new Float32Array(length);
 
@@ -256,16 +304,17 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
     logits: unknown,
     options: unknown,
   ): Float32Array | UploadedLogits {
-    const z = resolveMatrix(fn, "logits", logits);
-    const zLength = z.length;
+    const z = resolveLogits(fn, "logits", logits);
+    const zLength = logitsLength(z);
     const o = checkOptions(fn, options, ELEMENTWISE_OPTIONS);
     const rows = checkShape(fn, "logits", zLength, o.classes);
+    checkDtype(fn, o.dtype, "logits", z);
     const temperature = checkTemperature(fn, o.temperature);
     const perRow = kernel === "logSumExpRows";
     const length = perRow ? rows : zLength;
     if (o.out === undefined) {
       const out = new Float32Array(length);
-      kernels[kernel](current(fn, "logits", logits, z, zLength), rows, o.classes as number, 1 / temperature, out);
+      kernels[kernel](currentLogits(fn, "logits", logits, z, zLength), rows, o.classes as number, 1 / temperature, out);
       return out;
     }
 
@@ -274,7 +323,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
     // back. Softmax and log-softmax may run in place; logsumexp never shares memory with the
     // logits.
     const checkedOut = resolveOut(fn, "options.out", o.out, length, perRow ? "one value per row" : "the length of logits");
-    const input = current(fn, "logits", logits, z, zLength);
+    const input = currentLogits(fn, "logits", logits, z, zLength);
     const out = current(fn, "options.out", o.out, checkedOut, length);
     checkNoOverlap(fn, "options.out", out, "logits", input, !perRow);
     kernels[kernel](input, rows, o.classes as number, 1 / temperature, out);
@@ -300,10 +349,11 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
   }
 
   function entropyOfLogits(fn: string, withGrad: boolean, logits: unknown, options: unknown) {
-    const z = resolveMatrix(fn, "logits", logits);
-    const zLength = z.length;
+    const z = resolveLogits(fn, "logits", logits);
+    const zLength = logitsLength(z);
     const o = checkOptions(fn, options, withGrad ? REDUCED_GRAD_OPTIONS : REDUCED_OPTIONS);
     const rows = checkShape(fn, "logits", zLength, o.classes);
+    checkDtype(fn, o.dtype, "logits", z);
     const temperature = checkTemperature(fn, o.temperature);
     const reduction = checkReduction(fn, o.reduction, "batchmean", ALL_REDUCTIONS);
     const gradOutput = checkGradOutput(fn, o.gradOutput, reduction, rows);
@@ -312,7 +362,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
 
     const rowLoss = new Float64Array(rows);
     const scale = withGrad ? gradScales(rows, reduction, rows * classes, gradOutput) : null;
-    const input = current(fn, "logits", logits, z, zLength);
+    const input = currentLogits(fn, "logits", logits, z, zLength);
     const grad = withGrad ? currentGrad(fn, o.gradOut, gradOut, zLength, [["logits", input]]) : null;
     kernels.entropyLogitsRows(input, rows, classes, 1 / temperature, rowLoss, scale, grad);
     clampRows(rowLoss, 0, Math.log(classes));
@@ -321,10 +371,11 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
   }
 
   function crossEntropy(fn: string, withGrad: boolean, logits: unknown, target: unknown, options: unknown) {
-    const z = resolveMatrix(fn, "logits", logits);
-    const zLength = z.length;
+    const z = resolveLogits(fn, "logits", logits);
+    const zLength = logitsLength(z);
     const o = checkOptions(fn, options, withGrad ? CROSS_ENTROPY_GRAD_OPTIONS : CROSS_ENTROPY_OPTIONS);
     const rows = checkShape(fn, "logits", zLength, o.classes);
+    checkDtype(fn, o.dtype, "logits", z);
     const classes = o.classes as number;
     const reduction = checkReduction(fn, o.reduction, "mean", ALL_REDUCTIONS);
     const temperature = checkTemperature(fn, o.temperature);
@@ -352,7 +403,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
         throw new TypeError(`${fn}: options.ignoreIndex applies to integer labels only; remove it for probability targets.`);
       }
       const scale = withGrad ? gradScales(rows, reduction, rows, gradOutput) : null;
-      const input = current(fn, "logits", logits, z, zLength);
+      const input = currentLogits(fn, "logits", logits, z, zLength);
       const targetInput = current(fn, "target", target, targets, zLength);
       const grad = withGrad
         ? currentGrad(fn, o.gradOut, gradOut, zLength, [["logits", input], ["target", targetInput]])
@@ -372,7 +423,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
     }
 
     const scale = withGrad ? gradScales(rows, reduction, meanDivisor, gradOutput) : null;
-    const input = current(fn, "logits", logits, z, zLength);
+    const input = currentLogits(fn, "logits", logits, z, zLength);
     const grad = withGrad ? currentGrad(fn, o.gradOut, gradOut, zLength, [["logits", input]]) : null;
     kernels.crossEntropyLabelsRows(
       input,
@@ -392,15 +443,16 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
   }
 
   function pairOfLogits(fn: string, withGrad: boolean, isJensenShannon: boolean, pLogits: unknown, qLogits: unknown, options: unknown) {
-    const p = resolveMatrix(fn, "pLogits", pLogits);
-    const q = resolveMatrix(fn, "qLogits", qLogits);
-    const pLength = p.length;
-    const qLength = q.length;
+    const p = resolveLogits(fn, "pLogits", pLogits);
+    const q = resolveLogits(fn, "qLogits", qLogits);
+    const pLength = logitsLength(p);
+    const qLength = logitsLength(q);
     let allowed = isJensenShannon ? JS_DIVERGENCE_OPTIONS : REDUCED_OPTIONS;
     if (withGrad) allowed = isJensenShannon ? JS_DIVERGENCE_GRAD_OPTIONS : REDUCED_GRAD_OPTIONS;
     const o = checkOptions(fn, options, allowed);
     const rows = checkShape(fn, "pLogits", pLength, o.classes);
     checkSameLength(fn, "qLogits", qLength, "pLogits", pLength);
+    checkDtype(fn, o.dtype, "pLogits", p, "qLogits", q);
     const classes = o.classes as number;
     const temperature = checkTemperature(fn, o.temperature);
     const reduction = checkReduction(fn, o.reduction, "batchmean", ALL_REDUCTIONS);
@@ -410,8 +462,8 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
 
     const rowLoss = new Float64Array(rows);
     const scale = withGrad ? gradScales(rows, reduction, rows * classes, gradOutput) : null;
-    const pInput = current(fn, "pLogits", pLogits, p, rows * classes);
-    const qInput = current(fn, "qLogits", qLogits, q, rows * classes);
+    const pInput = currentLogits(fn, "pLogits", pLogits, p, rows * classes);
+    const qInput = currentLogits(fn, "qLogits", qLogits, q, rows * classes);
     const grad = withGrad
       ? currentGrad(fn, o.gradOut, gradOut, qLength, [["pLogits", pInput], ["qLogits", qInput]])
       : null;
@@ -426,13 +478,14 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
   }
 
   function distillation(fn: string, withGrad: boolean, student: unknown, teacher: unknown, options: unknown) {
-    const s = resolveMatrix(fn, "studentLogits", student);
-    const t = resolveMatrix(fn, "teacherLogits", teacher);
-    const sLength = s.length;
-    const tLength = t.length;
+    const s = resolveLogits(fn, "studentLogits", student);
+    const t = resolveLogits(fn, "teacherLogits", teacher);
+    const sLength = logitsLength(s);
+    const tLength = logitsLength(t);
     const o = checkOptions(fn, options, withGrad ? DISTILLATION_GRAD_OPTIONS : DISTILLATION_OPTIONS);
     const rows = checkShape(fn, "studentLogits", sLength, o.classes);
     checkSameLength(fn, "teacherLogits", tLength, "studentLogits", sLength);
+    checkDtype(fn, o.dtype, "studentLogits", s, "teacherLogits", t);
     const classes = o.classes as number;
     const temperature = checkTemperature(fn, o.temperature);
     const ignoreIndex = checkIgnoreIndex(fn, o.ignoreIndex);
@@ -451,8 +504,8 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
 
     const rowLoss = new Float64Array(rows);
     const scale = withGrad ? gradScales(rows, "mean", counted, null) : null;
-    const studentInput = current(fn, "studentLogits", student, s, rows * classes);
-    const teacherInput = current(fn, "teacherLogits", teacher, t, rows * classes);
+    const studentInput = currentLogits(fn, "studentLogits", student, s, rows * classes);
+    const teacherInput = currentLogits(fn, "teacherLogits", teacher, t, rows * classes);
     const grad = withGrad
       ? currentGrad(fn, o.gradOut, gradOut, sLength, [["studentLogits", studentInput], ["teacherLogits", teacherInput]])
       : null;
@@ -462,12 +515,13 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
   }
 
   function topKDistillation(fn: string, withGrad: boolean, student: unknown, indices: unknown, values: unknown, options: unknown) {
-    const s = resolveMatrix(fn, "studentLogits", student);
+    const s = resolveLogits(fn, "studentLogits", student);
     const v = checkFloat32(fn, "teacherValues", values);
-    const sLength = s.length;
+    const sLength = logitsLength(s);
     const vLength = v.length;
     const o = checkOptions(fn, options, withGrad ? TOPK_GRAD_OPTIONS : TOPK_OPTIONS);
     const rows = checkShape(fn, "studentLogits", sLength, o.classes);
+    checkDtype(fn, o.dtype, "studentLogits", s);
     const classes = o.classes as number;
     const teacher = checkTopKIndices(fn, indices, rows, classes);
     checkSameLength(fn, "teacherValues", vLength, "teacherIndices", teacher.indices.length);
@@ -495,7 +549,7 @@ export function createKit(kernels: RowKernels, fallbackReason?: string, threadsR
 
     const rowLoss = new Float64Array(rows);
     const scale = withGrad ? gradScales(rows, reduction, countedRows, gradOutput) : null;
-    const studentInput = current(fn, "studentLogits", student, s, sLength);
+    const studentInput = currentLogits(fn, "studentLogits", student, s, sLength);
     const grad = withGrad ? currentGrad(fn, o.gradOut, gradOut, sLength, [["studentLogits", studentInput]]) : null;
     kernels.topKDistillationRows(
       studentInput,

@@ -51,8 +51,35 @@ export interface ShapeOptions {
   classes: number;
 }
 
+/**
+ * Format of logits: float32, bfloat16 (the upper 16 bits of a float32: 8 significant bits, the
+ * range of float32) or IEEE binary16 (11 significant bits, finite up to 65504).
+ */
+export type LogitsDtype = "f32" | "bf16" | "f16";
+
+/**
+ * A `Float16Array` (ES2025), where the runtime has one: Chromium 156 has it, Node.js 20 does
+ * not. Declared by its brand, so that these types compile without the `esnext` lib.
+ */
+export interface Float16ArrayLike extends ArrayBufferView {
+  readonly [Symbol.toStringTag]: "Float16Array";
+  readonly length: number;
+}
+
+/** Option of every function that takes logits. */
+export interface DtypeOptions {
+  /**
+   * Format of the 16-bit logits arguments: `"bf16"` or `"f16"` for bits given as a
+   * `Uint16Array`, which has no format of its own. A `Float16Array` is `"f16"` without it, and
+   * `Float32Array`s and handles are always float32, so one call may mix formats. The logits are
+   * widened to float32 exactly, a chunk of rows at a time, and every result equals that of the
+   * float32 values. Default `"f32"`.
+   */
+  dtype?: LogitsDtype;
+}
+
 /** Options of `softmax`, `logSoftmax` and `logSumExp`. */
-export interface SoftmaxOptions extends ShapeOptions {
+export interface SoftmaxOptions extends ShapeOptions, DtypeOptions {
   /** Temperature T > 0 that divides the logits. Default 1. */
   temperature?: number;
   /**
@@ -70,7 +97,7 @@ export interface ProbsOptions<R extends Reduction = Reduction> extends ShapeOpti
 }
 
 /** Options of `entropyOfLogits`. */
-export interface EntropyOfLogitsOptions<R extends Reduction = Reduction> extends ShapeOptions {
+export interface EntropyOfLogitsOptions<R extends Reduction = Reduction> extends ShapeOptions, DtypeOptions {
   /** Temperature T > 0: the entropy is that of softmax(z / T). Default 1. */
   temperature?: number;
   /** Default `batchmean`. */
@@ -98,7 +125,7 @@ export interface GradOutOptions<G extends Float32Array | UploadedLogits = Float3
 }
 
 /** Options of `crossEntropy`. */
-export interface CrossEntropyOptions<R extends Reduction = Reduction> extends ShapeOptions {
+export interface CrossEntropyOptions<R extends Reduction = Reduction> extends ShapeOptions, DtypeOptions {
   /** Default `mean` (PyTorch's default). */
   reduction?: R;
   /** Per-class weight, length `classes`. Default: every class weighs 1. */
@@ -112,7 +139,7 @@ export interface CrossEntropyOptions<R extends Reduction = Reduction> extends Sh
 }
 
 /** Options of `klDivergence`. */
-export interface KlDivergenceOptions<R extends Reduction = Reduction> extends ShapeOptions {
+export interface KlDivergenceOptions<R extends Reduction = Reduction> extends ShapeOptions, DtypeOptions {
   /** Temperature T > 0 applied to both sets of logits. Default 1. */
   temperature?: number;
   /** Default `batchmean`. */
@@ -126,7 +153,7 @@ export interface JsDivergenceOptions<R extends Reduction = Reduction> extends Kl
 }
 
 /** Options of `distillationLoss`. */
-export interface DistillationOptions extends ShapeOptions {
+export interface DistillationOptions extends ShapeOptions, DtypeOptions {
   /** Temperature T > 0 of the soft term. Default 1. */
   temperature?: number;
   /** Weight in [0, 1] of the soft term; the hard-label term gets 1 - alpha. Default 0.5. */
@@ -138,7 +165,7 @@ export interface DistillationOptions extends ShapeOptions {
 }
 
 /** Options of `topKDistillationLoss`. */
-export interface TopKDistillationOptions<R extends "none" | "sum" | "mean" = "none" | "sum" | "mean"> extends ShapeOptions {
+export interface TopKDistillationOptions<R extends "none" | "sum" | "mean" = "none" | "sum" | "mean"> extends ShapeOptions, DtypeOptions {
   /**
    * What `teacherValues` holds: `logprobs` (default), the teacher's log-probabilities over the
    * full vocabulary, as inference servers return them; or `logits`. Log-probabilities above 1e-4
@@ -191,8 +218,14 @@ export interface UploadedLogits {
   set(values: Float32Array): void;
 }
 
-/** A matrix as a `Float32Array`, or kept in backend memory by `kit.upload` or `kit.alloc`. */
-export type LogitsInput = Float32Array | UploadedLogits;
+/**
+ * Logits as a `Float32Array`, kept in backend memory by `kit.upload` or `kit.alloc`, or 16-bit
+ * floats: a `Uint16Array` of bfloat16 or binary16 bits (with `options.dtype`) or a `Float16Array`.
+ */
+export type LogitsInput = Float32Array | UploadedLogits | HalfLogitsInput;
+
+/** Logits as 16-bit floats: bits in a `Uint16Array` (with `options.dtype`) or a `Float16Array`. */
+export type HalfLogitsInput = Uint16Array | Float16ArrayLike;
 
 /** Probabilities or probability targets, as a `Float32Array` or kept in backend memory. */
 export type ProbsInput = Float32Array | UploadedLogits;
@@ -211,6 +244,14 @@ export interface VocabAccumulatorOptions {
   ignoreIndex?: number;
   /** Label smoothing epsilon of `crossEntropy`, 0 or in [1e-30, 1]. Default 0. */
   labelSmoothing?: number;
+}
+
+/** Options of `VocabAccumulator.add`. */
+export interface VocabAddOptions extends DtypeOptions {
+  /** First class of the chunk. Required. */
+  offset: number;
+  /** The teacher's logits of the same classes, `rows x width`, for `klDivergence`; every chunk must have them or none. */
+  teacher?: Float32Array | HalfLogitsInput;
 }
 
 /**

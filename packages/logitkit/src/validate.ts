@@ -3,7 +3,8 @@
  * message that names the argument, the expected value and the actual one.
  */
 import { bufferOf, byteOffsetOf, isReadable, lengthOf, typedArrayKind } from "./intrinsics.js";
-import type { Labels, Reduction } from "./types.js";
+import type { HalfLogits, Logits } from "./backend.js";
+import type { Labels, LogitsDtype, Reduction } from "./types.js";
 
 /** Formats a value for an error message: the type and a short preview. */
 export function describe(value: unknown): string {
@@ -64,6 +65,7 @@ export interface OptionValues {
   teacher: unknown;
   values: unknown;
   tail: unknown;
+  dtype: unknown;
 }
 
 /**
@@ -110,6 +112,7 @@ export function checkOptions(
     teacher: o.teacher,
     values: o.values,
     tail: o.tail,
+    dtype: o.dtype,
   };
 }
 
@@ -171,10 +174,13 @@ export function checkFloat32(fn: string, name: string, value: unknown, length?: 
   const kind = typedArrayKind(value);
   if (kind !== "Float32Array") {
     const actual = kind === undefined ? describe(value) : `${kind}(${lengthOf(value as ArrayBufferView)})`;
-    const fix =
-      typeof value === "object" && value !== null && handles.has(value)
-        ? "this argument takes no handle, so pass handle.toArray()"
-        : "convert it with Float32Array.from(...)";
+    let fix = "convert it with Float32Array.from(...)";
+    if (typeof value === "object" && value !== null && handles.has(value)) {
+      fix = "this argument takes no handle, so pass handle.toArray()";
+    }
+
+    // Float32Array.from would read bfloat16 or binary16 bits as integers.
+    if (kind === "Uint16Array") fix = "this argument takes float32 only, and 16-bit floats only as logits with options.dtype";
     throw new TypeError(`${fn}: ${name} must be a Float32Array, got ${actual}; ${fix}.`);
   }
   const view = usableFloat32(fn, name, value);
@@ -186,21 +192,24 @@ export function checkFloat32(fn: string, name: string, value: unknown, length?: 
 
 /**
  * Checks that the output `out` (called `outName`) does not overlap the input `input` (called
- * `inputName`), unless it is exactly the same memory and `inPlace` allows that.
+ * `inputName`), unless it is exactly the same memory and `inPlace` allows that. The 16-bit
+ * logits are never computed in place, because their rows are narrower than the output's.
  */
 export function checkNoOverlap(
   fn: string,
   outName: string,
   out: Float32Array,
   inputName: string,
-  input: Float32Array,
+  logits: Logits,
   inPlace: boolean,
 ): void {
+  const input = ArrayBuffer.isView(logits) ? logits : logits.bits;
   if (bufferOf(out) !== bufferOf(input)) return;
   const outStart = byteOffsetOf(out);
   const outEnd = outStart + 4 * lengthOf(out);
   const inStart = byteOffsetOf(input);
-  const inEnd = inStart + 4 * lengthOf(input);
+  const inEnd = inStart + (ArrayBuffer.isView(logits) ? 4 : 2) * lengthOf(input);
+  inPlace &&= ArrayBuffer.isView(logits);
   if (outEnd <= inStart || inEnd <= outStart) return;
   if (inPlace && outStart === inStart && outEnd === inEnd) return;
   throw new RangeError(
@@ -351,7 +360,8 @@ export function checkLabels(
 ): Int32Array {
   const kind = typedArrayKind(value);
   if (kind !== "Int32Array" && !Array.isArray(value)) {
-    const hint = kind === undefined ? "" : " Probability targets must be a Float32Array of the logits' length.";
+    let hint = kind === undefined ? "" : " Probability targets must be a Float32Array of the logits' length.";
+    if (kind === "Uint16Array" || kind === "Float16Array") hint += " options.dtype applies to the logits only.";
     throw new TypeError(`${fn}: ${name} must be an Int32Array or an array of integers, got ${describe(value)}.${hint}`);
   }
   // Indexed reads of a typed array never reach getters or its prototype, so only its length
@@ -388,5 +398,93 @@ export function checkLabels(
 export function checkSameLength(fn: string, name: string, actual: number, otherName: string, length: number): void {
   if (actual !== length) {
     throw new RangeError(`${fn}: ${name}.length must equal ${otherName}.length (${length}), got ${actual}.`);
+  }
+}
+
+/**
+ * 16-bit logits as checked before the options are read: the bits, and the format that the array
+ * type fixes ("f16" for a Float16Array) or null for a Uint16Array, whose format only
+ * `options.dtype` gives. `settleDtype` then fills in `dtype`.
+ */
+export interface UnsettledHalf {
+  readonly bits: Uint16Array;
+  readonly kind: "Uint16Array" | "Float16Array";
+  dtype: HalfLogits["dtype"] | null;
+}
+
+/** Logits checked before the options are read. */
+export type CheckedLogits = Float32Array | UnsettledHalf;
+
+/**
+ * Returns 16-bit logits (a `Uint16Array` or a `Float16Array`) as a plain `Uint16Array` of their
+ * bits, or undefined for any other value, which the caller checks as float32.
+ */
+export function checkHalf(fn: string, name: string, value: unknown): UnsettledHalf | undefined {
+  const kind = typedArrayKind(value);
+  if (kind !== "Uint16Array" && kind !== "Float16Array") return undefined;
+
+  const array = value as ArrayBufferView;
+  const length = lengthOf(array);
+  checkNotDetached(fn, name, array, length);
+  const bits = new Uint16Array(bufferOf(array), byteOffsetOf(array), length);
+  return { bits, kind, dtype: kind === "Float16Array" ? "f16" : null };
+}
+
+/** Returns the number of values of checked logits. */
+export function logitsLength(logits: CheckedLogits | Logits): number {
+  return ArrayBuffer.isView(logits) ? logits.length : logits.bits.length;
+}
+
+const DTYPES: readonly string[] = ["f32", "bf16", "f16"];
+
+/**
+ * Checks `options.dtype` against the logits arguments `args` ([name, logits] pairs, an absent
+ * argument as null), and sets the format of each 16-bit one. The option names the format of
+ * the `Uint16Array` arguments. `Float32Array`s and handles are always float32 and a
+ * `Float16Array` is always binary16, so a call may mix a float32 student with bf16 teacher
+ * logits. A dtype of "bf16" or "f16" must describe at least one argument, because it would
+ * otherwise have no effect and hide a mistake.
+ */
+export function settleDtype(fn: string, value: unknown, args: ReadonlyArray<readonly [string, CheckedLogits | null]>): void {
+  if (value !== undefined && typeof value !== "string") {
+    throw new TypeError(`${fn}: options.dtype must be one of "f32", "bf16", "f16", got ${describe(value)}.`);
+  }
+  if (value !== undefined && !DTYPES.includes(value)) {
+    throw new RangeError(`${fn}: options.dtype must be one of "f32", "bf16", "f16", got ${describe(value)}.`);
+  }
+  const dtype = value as LogitsDtype | undefined;
+
+  let described = false;
+  for (const [name, logits] of args) {
+    if (logits === null || ArrayBuffer.isView(logits)) continue;
+
+    if (logits.kind === "Float16Array") {
+      if (dtype !== undefined && dtype !== "f16") {
+        throw new TypeError(
+          `${fn}: ${name} is a Float16Array, whose format is "f16", but options.dtype is "${dtype}"; ` +
+            `remove dtype or pass dtype: "f16".`,
+        );
+      }
+      described ||= dtype === "f16";
+      continue;
+    }
+
+    if (dtype === undefined || dtype === "f32") {
+      const got = dtype === undefined ? "no options.dtype" : 'options.dtype "f32"';
+      throw new TypeError(
+        `${fn}: ${name} is a Uint16Array of 16-bit floats, which needs options.dtype "bf16" or "f16", got ${got}; ` +
+          `pass dtype: "bf16" for bfloat16 bits or dtype: "f16" for IEEE binary16 bits.`,
+      );
+    }
+    logits.dtype = dtype;
+    described = true;
+  }
+
+  if (dtype !== undefined && dtype !== "f32" && !described) {
+    const names = args.filter(([, logits]) => logits !== null).map(([name]) => name).join(" and ");
+    throw new TypeError(
+      `${fn}: options.dtype "${dtype}" applies to 16-bit logits, but ${names} ${names.includes(" and ") ? "are" : "is"} float32; ` +
+        `pass the ${dtype === "bf16" ? "bfloat16" : "binary16"} bits as a Uint16Array, or remove dtype.`,
+    );
   }
 }

@@ -7,12 +7,17 @@
  * with the formulas of the whole-row kernels.
  */
 import type { VocabAccumulator } from "./api.js";
-import { type RowKernels, VOCAB_STATS } from "./backend.js";
+import { type HalfLogits, type Logits, type RowKernels, VOCAB_STATS } from "./backend.js";
 import { log1pMinusX } from "./backends/js.js";
+import { halfToNumber } from "./backends/widen.js";
 import { clampRows, reduce } from "./reduce.js";
 import type { Labels, Reduction, VocabAccumulatorOptions, VocabState } from "./types.js";
 import {
+  type CheckedLogits,
   checkFloat32,
+  checkHalf,
+  logitsLength,
+  settleDtype,
   checkIgnoreIndex,
   checkLabels,
   checkLabelSmoothing,
@@ -184,7 +189,24 @@ function coveredBy(ranges: Ranges): number {
   return total;
 }
 
-const ADD_OPTIONS = ["offset", "teacher"];
+const ADD_OPTIONS = ["offset", "teacher", "dtype"];
+
+/** Checks the teacher logits of a chunk: float32 or 16-bit, of the chunk's length. */
+function checkTeacher(fn: string, value: unknown, length: number): CheckedLogits {
+  const half = checkHalf(fn, "options.teacher", value);
+  if (half === undefined) return checkFloat32(fn, "options.teacher", value, length, "the length of logits");
+
+  if (half.bits.length !== length) {
+    throw new RangeError(`${fn}: options.teacher.length must be ${length} (the length of logits), got ${half.bits.length}.`);
+  }
+  return half;
+}
+
+/** Returns the logit at `index` as a number. */
+function logitAt(z: Logits, index: number): number {
+  if (ArrayBuffer.isView(z)) return z[index];
+  return halfToNumber(z.bits[index], (z as HalfLogits).dtype);
+}
 const RESULT_OPTIONS = ["reduction"];
 const ACCUMULATOR_OPTIONS = ["rows", "classes", "temperature", "labels", "ignoreIndex", "labelSmoothing"];
 
@@ -265,15 +287,17 @@ export function createVocabAccumulator(kernels: RowKernels, options: VocabAccumu
     add(logits, addOptions) {
       const name = "add";
       const a = checkOptions(name, addOptions, ADD_OPTIONS, "{ offset: 0 }");
-      const z = checkFloat32(name, "logits", logits);
-      if (z.length === 0 || z.length % rows !== 0) {
+      const z = checkHalf(name, "logits", logits) ?? checkFloat32(name, "logits", logits);
+      const length = logitsLength(z);
+      if (length === 0 || length % rows !== 0) {
         throw new RangeError(
-          `${name}: logits.length must be a positive multiple of rows (${rows}), got ${z.length}; a chunk is rows x width.`,
+          `${name}: logits.length must be a positive multiple of rows (${rows}), got ${length}; a chunk is rows x width.`,
         );
       }
-      const width = z.length / rows;
+      const width = length / rows;
       const offset = checkInteger(name, "offset", a.offset, 0, classes - width, `an integer from 0 to ${classes - width} (classes - width)`);
-      const t = a.teacher === undefined ? null : checkFloat32(name, "options.teacher", a.teacher, z.length, "the length of logits");
+      const t = a.teacher === undefined ? null : checkTeacher(name, a.teacher, length);
+      settleDtype(name, a.dtype, [["logits", z], ["options.teacher", t]]);
       checkTeacherUse(name, t !== null);
       const clash = overlapping(ranges, offset, offset + width);
       if (clash >= 0) {
@@ -285,7 +309,7 @@ export function createVocabAccumulator(kernels: RowKernels, options: VocabAccumu
 
       // The chunk's sums, laid out like `sums`, with its reference rho and the labels it holds.
       const stats = new Float64Array(rows * VOCAB_STATS);
-      kernels.vocabStatsRows(z, t, rows, width, invT, stats);
+      kernels.vocabStatsRows(z as Logits, t as Logits | null, rows, width, invT, stats);
       const chunk = new Float64Array(rows * STATE_FIELDS);
       const seen = new Uint8Array(rows);
       for (let r = 0; r < rows; r++) {
@@ -294,7 +318,7 @@ export function createVocabAccumulator(kernels: RowKernels, options: VocabAccumu
         chunk[at + RHO] = (chunk[at + MZ] - chunk[at + MT]) * invT;
         const label = labels === null ? ignoreIndex : labels[r];
         if (label !== ignoreIndex && label >= offset && label < offset + width) {
-          chunk[at + LABEL_LOGIT] = z[r * width + label - offset];
+          chunk[at + LABEL_LOGIT] = logitAt(z as Logits, r * width + label - offset);
           seen[r] = 1;
         }
       }

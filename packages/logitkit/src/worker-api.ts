@@ -4,6 +4,7 @@ import type {
   DistillationOptions,
   EntropyOfLogitsOptions,
   GradOutputOptions,
+  HalfLogitsInput,
   JsDivergenceOptions,
   KlDivergenceOptions,
   Labels,
@@ -14,6 +15,9 @@ import type {
   SoftmaxOptions,
   TopKDistillationOptions,
 } from "./types.js";
+
+/** Logits as an array: float32, or 16-bit floats with `options.dtype` (see `DtypeOptions`). */
+type ArrayLogits = Float32Array | HalfLogitsInput;
 
 /**
  * The operations of logitkit on a worker thread, as returned by `loadLogitKitWorker`. It has the
@@ -50,13 +54,13 @@ export interface LogitKitWorker {
   dispose(): Promise<void>;
 
   /** See `LogitKit.softmax`. */
-  softmax(logits: Float32Array, options: Omit<SoftmaxOptions, "out">): Promise<Float32Array>;
+  softmax(logits: ArrayLogits, options: Omit<SoftmaxOptions, "out">): Promise<Float32Array>;
 
   /** See `LogitKit.logSoftmax`. */
-  logSoftmax(logits: Float32Array, options: Omit<SoftmaxOptions, "out">): Promise<Float32Array>;
+  logSoftmax(logits: ArrayLogits, options: Omit<SoftmaxOptions, "out">): Promise<Float32Array>;
 
   /** See `LogitKit.logSumExp`. */
-  logSumExp(logits: Float32Array, options: Omit<SoftmaxOptions, "out">): Promise<Float32Array>;
+  logSumExp(logits: ArrayLogits, options: Omit<SoftmaxOptions, "out">): Promise<Float32Array>;
 
   /** See `LogitKit.entropy`. */
   entropy<R extends Reduction | undefined = undefined>(
@@ -80,65 +84,65 @@ export interface LogitKitWorker {
 
   /** See `LogitKit.entropyOfLogits`. */
   entropyOfLogits<R extends Reduction | undefined = undefined>(
-    logits: Float32Array,
+    logits: ArrayLogits,
     options: EntropyOfLogitsOptions<Exclude<R, undefined>> & { reduction?: R },
   ): Promise<Reduced<R, "batchmean">>;
 
   /** See `LogitKit.entropyOfLogitsWithGrad`. */
   entropyOfLogitsWithGrad<R extends Reduction | undefined = undefined>(
-    logits: Float32Array,
+    logits: ArrayLogits,
     options: EntropyOfLogitsOptions<Exclude<R, undefined>> & GradOutputOptions & { reduction?: R },
   ): Promise<LossWithGrad<Reduced<R, "batchmean">>>;
 
   /** See `LogitKit.crossEntropy`. */
   crossEntropy<R extends Reduction | undefined = undefined>(
-    logits: Float32Array,
+    logits: ArrayLogits,
     target: Labels | Float32Array,
     options: CrossEntropyOptions<Exclude<R, undefined>> & { reduction?: R },
   ): Promise<Reduced<R, "mean">>;
 
   /** See `LogitKit.crossEntropyWithGrad`. */
   crossEntropyWithGrad<R extends Reduction | undefined = undefined>(
-    logits: Float32Array,
+    logits: ArrayLogits,
     target: Labels | Float32Array,
     options: CrossEntropyOptions<Exclude<R, undefined>> & GradOutputOptions & { reduction?: R },
   ): Promise<LossWithGrad<Reduced<R, "mean">>>;
 
   /** See `LogitKit.klDivergence`. */
   klDivergence<R extends Reduction | undefined = undefined>(
-    pLogits: Float32Array,
-    qLogits: Float32Array,
+    pLogits: ArrayLogits,
+    qLogits: ArrayLogits,
     options: KlDivergenceOptions<Exclude<R, undefined>> & { reduction?: R },
   ): Promise<Reduced<R, "batchmean">>;
 
   /** See `LogitKit.klDivergenceWithGrad`. */
   klDivergenceWithGrad<R extends Reduction | undefined = undefined>(
-    pLogits: Float32Array,
-    qLogits: Float32Array,
+    pLogits: ArrayLogits,
+    qLogits: ArrayLogits,
     options: KlDivergenceOptions<Exclude<R, undefined>> & GradOutputOptions & { reduction?: R },
   ): Promise<LossWithGrad<Reduced<R, "batchmean">>>;
 
   /** See `LogitKit.jsDivergence`. */
   jsDivergence<R extends Reduction | undefined = undefined>(
-    pLogits: Float32Array,
-    qLogits: Float32Array,
+    pLogits: ArrayLogits,
+    qLogits: ArrayLogits,
     options: JsDivergenceOptions<Exclude<R, undefined>> & { reduction?: R },
   ): Promise<Reduced<R, "batchmean">>;
 
   /** See `LogitKit.jsDivergenceWithGrad`. */
   jsDivergenceWithGrad<R extends Reduction | undefined = undefined>(
-    pLogits: Float32Array,
-    qLogits: Float32Array,
+    pLogits: ArrayLogits,
+    qLogits: ArrayLogits,
     options: JsDivergenceOptions<Exclude<R, undefined>> & GradOutputOptions & { reduction?: R },
   ): Promise<LossWithGrad<Reduced<R, "batchmean">>>;
 
   /** See `LogitKit.distillationLoss`. */
-  distillationLoss(studentLogits: Float32Array, teacherLogits: Float32Array, options: DistillationOptions): Promise<number>;
+  distillationLoss(studentLogits: ArrayLogits, teacherLogits: ArrayLogits, options: DistillationOptions): Promise<number>;
 
   /** See `LogitKit.distillationLossWithGrad`. */
   distillationLossWithGrad(
-    studentLogits: Float32Array,
-    teacherLogits: Float32Array,
+    studentLogits: ArrayLogits,
+    teacherLogits: ArrayLogits,
     options: DistillationOptions,
   ): Promise<LossWithGrad<number>>;
 

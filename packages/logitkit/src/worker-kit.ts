@@ -40,6 +40,10 @@ const COPIED_KINDS: Record<string, new (length: number) => ArrayBufferView> = {
   Uint8ClampedArray,
 };
 
+// 16-bit logits may come as a Float16Array, which only some runtimes have (Node.js 20 does not).
+const float16Array = (globalThis as { Float16Array?: new (length: number) => ArrayBufferView }).Float16Array;
+if (float16Array !== undefined) COPIED_KINDS.Float16Array = float16Array;
+
 /**
  * Prepares one argument for the worker. A typed array is copied into a new buffer that is then
  * moved: a structured clone would copy the whole buffer behind a small view, and the caller may

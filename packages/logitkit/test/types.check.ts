@@ -92,3 +92,22 @@ export function checkVocabTypes(kit: LogitKit, z: Float32Array): void {
 
   void [lse, perRow, mean];
 }
+
+export function checkHalfLogitsTypes(kit: LogitKit, remote: LogitKitWorker, bits: Uint16Array, z: Float32Array): void {
+  const probs: Float32Array = kit.softmax(bits, { classes: 3, dtype: "bf16" });
+  const mixed: number = kit.klDivergence(bits, z, { classes: 3, dtype: "f16" });
+  const handle: UploadedLogits = kit.upload(bits, { classes: 3, dtype: "bf16" });
+  kit.vocabAccumulator({ rows: 1, classes: 3 }).add(bits, { offset: 0, teacher: bits, dtype: "bf16" });
+  void remote.crossEntropyWithGrad(bits, [0], { classes: 3, dtype: "bf16" });
+
+  // @ts-expect-error: "fp16" is not a dtype.
+  kit.softmax(bits, { classes: 3, dtype: "fp16" });
+
+  // @ts-expect-error: probabilities are float32 only, so entropy has no dtype.
+  kit.entropy(z, { classes: 3, dtype: "bf16" });
+
+  // @ts-expect-error: alloc reserves float32 and has no dtype.
+  kit.alloc(3, { classes: 3, dtype: "bf16" });
+
+  void [probs, mixed, handle];
+}

@@ -10,6 +10,7 @@
 import type { ProbsKind, RowKernels } from "../backend.js";
 import { PROBS_CROSS_ENTROPY, PROBS_ENTROPY, VOCAB_STATS } from "../backend.js";
 import { expNonPositive } from "./fast-exp.js";
+import { widenHalfLogits } from "./widen.js";
 
 /*
  * The loops below over a whole row handle four elements per iteration (two for the maximum).
@@ -984,8 +985,8 @@ function topKDistillationRows(
   }
 }
 
-/** The pure TypeScript backend. */
-export const jsKernels: RowKernels = {
+/** The float32 row kernels of the pure TypeScript backend. */
+const float32Kernels: RowKernels<Float32Array> = {
   name: "js",
   threads: () => 1,
 
@@ -1026,3 +1027,6 @@ export const jsKernels: RowKernels = {
   vocabStatsRows,
   topKDistillationRows,
 };
+
+/** The pure TypeScript backend; 16-bit logits are widened to float32 a chunk of rows at a time. */
+export const jsKernels: RowKernels = widenHalfLogits(float32Kernels);

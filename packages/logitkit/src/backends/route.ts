@@ -3,19 +3,19 @@
  * uses it twice: small inputs go to the js kernels, and on a kit with threads the calls that stay
  * on one thread go to an instance with ordinary memory.
  */
-import type { RowKernels } from "../backend.js";
+import type { Logits, RowKernels } from "../backend.js";
 
 /**
  * Chooses the kernels for one call from its shape, whether it is softmax, log-softmax or
- * logsumexp, and up to three of its float32 matrices (null when absent).
+ * logsumexp, and up to three of its matrices (null when absent).
  */
 export type RowRoute = (
   rows: number,
   classes: number,
   softmaxLike: boolean,
-  first: Float32Array | null,
-  second: Float32Array | null,
-  third: Float32Array | null,
+  first: Logits | null,
+  second: Logits | null,
+  third: Logits | null,
 ) => RowKernels;
 
 /** Returns kernels that run each row call on the kernels from `route`; other members are `base`'s. */

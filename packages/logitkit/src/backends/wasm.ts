@@ -9,7 +9,7 @@
  * rows to rows independently, so chunking does not change any result. `memory.grow` detaches
  * the old buffer, so the cached views of the memory are replaced right after every growth.
  */
-import { type ProbsKind, type RowKernels, VOCAB_STATS } from "../backend.js";
+import { type HalfLogits, type Logits, type ProbsKind, type RowKernels, VOCAB_STATS } from "../backend.js";
 import { bufferOf, byteOffsetOf, copyInto, lengthOf } from "../intrinsics.js";
 import { createThreadPool, type ThreadPool, type ThreadPoolOptions } from "./pool.js";
 import { topKRowWords } from "../topk.js";
@@ -211,19 +211,26 @@ interface KernelExports {
     gradScale: Pointer,
     grad: Pointer,
   ): void;
+  bf16_vcvt_f32(x: Pointer, out: Pointer, n: number): void;
+  f16_vcvt_f32(x: Pointer, out: Pointer, n: number): void;
 }
 
-type TypedArray = Float32Array | Float64Array | Int32Array;
+type TypedArray = Float32Array | Float64Array | Int32Array | Uint16Array;
 
 /**
  * One buffer of a kernel call. `perRow` is its length per row (`classes` or 1). A buffer with
  * `perRow` 0 is shared by all rows (class weights) and copied once per chunk. An `in` buffer is
  * copied into memory before the call and an `out` buffer out of it after the call.
+ * `bytes` is the size of one element in WebAssembly memory. A buffer with `widen` holds 16-bit
+ * logits: its rows are copied in at 2 bytes per element and widened there to float32, so in
+ * memory it takes 4 bytes per element like any float32 matrix.
  */
 interface Buffer {
   data: TypedArray | null;
   perRow: number;
   mode: "in" | "out";
+  bytes: number;
+  widen: HalfLogits["dtype"] | null;
 }
 
 const abort = () => {
@@ -332,6 +339,7 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
   let heapF32 = new Float32Array(wasm.memory.buffer as ArrayBuffer);
   let heapF64 = new Float64Array(wasm.memory.buffer as ArrayBuffer);
   let heapI32 = new Int32Array(wasm.memory.buffer as ArrayBuffer);
+  let heapU16 = new Uint16Array(wasm.memory.buffer as ArrayBuffer);
   let memoryBytes = heapF32.byteLength;
 
   // Counts the growths of the memory, so that stored blocks know when their cached view of it
@@ -359,6 +367,7 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
     heapF32 = new Float32Array(buffer);
     heapF64 = new Float64Array(buffer);
     heapI32 = new Int32Array(buffer);
+    heapU16 = new Uint16Array(buffer);
     memoryBytes = buffer.byteLength;
     memoryGeneration++;
   }
@@ -366,6 +375,7 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
   /** Returns the view of the whole memory with the element type of `data`. */
   function heapOf(data: TypedArray): TypedArray {
     if (data instanceof Float64Array) return heapF64;
+    if (data instanceof Uint16Array) return heapU16;
     return data instanceof Int32Array ? heapI32 : heapF32;
   }
 
@@ -395,6 +405,19 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
       return;
     }
     copyInto(target, heap.subarray(at, at + length), to);
+  }
+
+  /**
+   * Copies `length` 16-bit values from `source[from ..]` into the upper half of the `length`
+   * floats at `pointer`, and widens them there to float32 in place (see the conversion kernels).
+   * A chunk's float32 slot thus serves as its own staging area, and no float32 copy of more
+   * than one chunk exists.
+   */
+  function copyInWidened(source: TypedArray, dtype: HalfLogits["dtype"], from: number, length: number, pointer: Pointer): void {
+    const staging = pointer + 2 * length;
+    copyIn(source, from, length, staging);
+    if (dtype === "bf16") wasm.bf16_vcvt_f32(staging, pointer, length);
+    else wasm.f16_vcvt_f32(staging, pointer, length);
   }
 
   // Blocks kept by `store`, sorted by address, from heapBase up. Each call lays out its own
@@ -466,7 +489,7 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
       if (arg === ROWS) rowsArg = k;
       if (typeof arg === "number" || arg === ROWS) continue;
       const b = buffers[(arg as { buffer: number }).buffer];
-      strides[k] = b.data === null ? 0 : b.perRow * b.data.BYTES_PER_ELEMENT;
+      strides[k] = b.data === null ? 0 : b.perRow * b.bytes;
       rowBytes += strides[k];
     }
     if (count * rowBytes < PARALLEL_MIN_BYTES) {
@@ -590,8 +613,9 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
     for (let i = 0; i < buffers.length; i++) {
       const b = buffers[i];
       if (b.data === null || b.mode !== mode || resident[i] >= 0 || b.perRow === 0) continue;
-      const pointer = pointers[i] + from * b.perRow * b.data.BYTES_PER_ELEMENT;
-      if (mode === "in") copyIn(b.data, (first + from) * b.perRow, (to - from) * b.perRow, pointer);
+      const pointer = pointers[i] + from * b.perRow * b.bytes;
+      if (b.widen !== null) copyInWidened(b.data, b.widen, (first + from) * b.perRow, (to - from) * b.perRow, pointer);
+      else if (mode === "in") copyIn(b.data, (first + from) * b.perRow, (to - from) * b.perRow, pointer);
       else copyOut(b.data, (first + from) * b.perRow, (to - from) * b.perRow, pointer);
     }
   }
@@ -620,9 +644,9 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
     for (let i = 0; i < buffers.length; i++) {
       const b = buffers[i];
       resident[i] = b.data === null ? -1 : residentAddress(b.data);
-      if (b.data !== null && b.perRow > 0) rowBytes += b.perRow * b.data.BYTES_PER_ELEMENT;
+      if (b.data !== null && b.perRow > 0) rowBytes += b.perRow * b.bytes;
       if (b.data === null || resident[i] >= 0) continue;
-      const bytes = b.data.BYTES_PER_ELEMENT * (b.perRow === 0 ? b.data.length : b.perRow);
+      const bytes = b.bytes * (b.perRow === 0 ? b.data.length : b.perRow);
       if (b.perRow === 0) sharedBytes += bytes + 16;
       else bytesPerRow += bytes;
     }
@@ -650,7 +674,7 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
         const b = buffers[i];
         if (b.data === null || resident[i] >= 0) continue;
         const length = b.perRow === 0 ? b.data.length : b.perRow * count;
-        scratchBytes += align16(length * b.data.BYTES_PER_ELEMENT);
+        scratchBytes += align16(length * b.bytes);
       }
       let end = findGap(scratchBytes).start;
       for (let i = 0; i < buffers.length; i++) {
@@ -660,12 +684,12 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
           continue;
         }
         if (resident[i] >= 0) {
-          pointers[i] = resident[i] + first * b.perRow * b.data.BYTES_PER_ELEMENT;
+          pointers[i] = resident[i] + first * b.perRow * b.bytes;
           continue;
         }
         pointers[i] = end;
         const length = b.perRow === 0 ? b.data.length : b.perRow * count;
-        end = align16(end + length * b.data.BYTES_PER_ELEMENT);
+        end = align16(end + length * b.bytes);
       }
       ensureMemory(end + scratchExtra, "one chunk of this call");
 
@@ -734,7 +758,7 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
     for (let s = 0; s < stages; s++) {
       for (let i = 0; i < buffers.length; i++) {
         const b = buffers[i];
-        const stride = b.data === null || b.perRow === 0 ? 0 : b.perRow * b.data.BYTES_PER_ELEMENT;
+        const stride = b.data === null || b.perRow === 0 ? 0 : b.perRow * b.bytes;
         stagePointers[i] = pointers[i] + bounds[s] * stride;
       }
 
@@ -755,8 +779,20 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
     run(rows, buffers, (pointers, count, _scratch, dispatch) => callRows(name, args, buffers, pointers, count, dispatch), true);
   }
 
-  const input = (data: TypedArray | null, perRow: number): Buffer => ({ data, perRow, mode: "in" });
-  const output = (data: TypedArray | null, perRow: number): Buffer => ({ data, perRow, mode: "out" });
+  function input(data: TypedArray | HalfLogits | null, perRow: number): Buffer {
+    if (data === null || ArrayBuffer.isView(data)) {
+      return { data, perRow, mode: "in", bytes: data === null ? 4 : data.BYTES_PER_ELEMENT, widen: null };
+    }
+    return { data: data.bits, perRow, mode: "in", bytes: 4, widen: data.dtype };
+  }
+
+  const output = (data: TypedArray | null, perRow: number): Buffer => ({
+    data,
+    perRow,
+    mode: "out",
+    bytes: data === null ? 4 : data.BYTES_PER_ELEMENT,
+    widen: null,
+  });
 
   /** Buffers of the gradient: its scale per row (in) and the gradient itself (out), or neither. */
   const gradBuffers = (gradScale: Float32Array | null, grad: Float32Array | null, classes: number): Buffer[] =>
@@ -770,7 +806,7 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
   function softmaxLike(
     kind: "softmax" | "logSoftmax" | "logSumExp",
     name: KernelName,
-    z: Float32Array,
+    z: Logits,
     rows: number,
     classes: number,
     invT: number,
@@ -804,13 +840,14 @@ function createWasmKernels(wasm: KernelExports, threadPool: ThreadPool | null, r
 
     memoryBytes: () => memoryBytes,
 
-    isStoredView: (data) => storedViews.has(data),
+    isStoredView: (data) => storedViews.has(data as TypedArray),
 
     store(data) {
-      const length = data.length;
+      const length = ArrayBuffer.isView(data) ? data.length : data.bits.length;
       const block = allocate(length * 4, "this upload");
       try {
-        heapF32.set(data, block.start / 4);
+        if (ArrayBuffer.isView(data)) heapF32.set(data, block.start / 4);
+        else copyInWidened(data.bits, data.dtype, 0, length, block.start);
       } catch (error) {
         blocks.splice(blocks.indexOf(block), 1);
         throw error;
