@@ -4,14 +4,16 @@
  * application would ship it.
  *
  * Sizes in bytes on 2026-12-05 (esbuild 0.27.7, the zlib of Node.js 20.20.2) and the budgets,
- * about 20% above them. A change that grows a file past its budget must raise the budget here and
- * in the README's "Size" section.
+ * about 15% above them. A change that grows a file past its budget must raise the budget here and
+ * in the README's "Size" section. The budgets were raised once, when the worker code of
+ * loadLogitKitWorker, the vocabulary accumulator, top-k distillation and 16-bit logits came in
+ * (from 32, 200 and 76 KiB).
  *
  * | file                                 | 2026-12-05     | budget             |
  * | ------------------------------------ | -------------- | ------------------ |
- * | logitkit.wasm, logitkit-shared.wasm  | 26,833, 26,879 | 32 KiB (32,768)    |
- * | dist/index.js, minified              | 170,553        | 200 KiB (204,800)  |
- * | dist/index.js, minified and gzipped  | 64,873         | 76 KiB (77,824)    |
+ * | logitkit.wasm, logitkit-shared.wasm  | 34,227, 34,300 | 40 KiB (40,960)    |
+ * | dist/index.js, minified              | 219,398        | 256 KiB (262,144)  |
+ * | dist/index.js, minified and gzipped  | 83,196         | 96 KiB (98,304)    |
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -23,13 +25,13 @@ import { LOGITKIT_DIR, WORKSPACE_DIR } from "../src/tarball.js";
 const KIB = 1024;
 
 /** Maximum size of each .wasm file in bytes. */
-const WASM_BUDGET = 32 * KIB;
+const WASM_BUDGET = 40 * KIB;
 
 /** Maximum size of the minified ESM bundle in bytes. */
-const MINIFIED_BUDGET = 200 * KIB;
+const MINIFIED_BUDGET = 256 * KIB;
 
 /** Maximum size of the minified and gzipped ESM bundle in bytes. */
-const GZIPPED_BUDGET = 76 * KIB;
+const GZIPPED_BUDGET = 96 * KIB;
 
 const KERNELS_BUILD_DIR = join(WORKSPACE_DIR, "packages", "kernels", "build");
 
