@@ -3,7 +3,9 @@
  * a base model's.
  */
 import { parseInteger, splitArgs, UsageError } from "./args.js";
+import { EXACT_PERCENTILE_MAX_ROWS, PERCENTILE_MODES, type PercentileMode } from "./compare.js";
 import { formatOfPath, LOGIT_DTYPES, type LogitDtype } from "./logit-files.js";
+import { HISTOGRAM_RELATIVE_ERROR } from "./value-histogram.js";
 
 export const COMPARE_BACKENDS = ["auto", "wasm", "js"] as const;
 export type CompareBackend = (typeof COMPARE_BACKENDS)[number];
@@ -37,6 +39,7 @@ export interface CompareOptions {
   temperature: number;
   /** Rows per chunk, or undefined for as many as fit in `DEFAULT_CHUNK_BYTES`. */
   rowsPerChunk: number | undefined;
+  percentiles: PercentileMode;
   backend: CompareBackend;
   threads: number;
   format: OutputFormat;
@@ -54,7 +57,8 @@ Compares the next-token distributions of two models on the same rows of logits, 
 model (BASE) and its quantized copy (TEST), and prints: KL(base ‖ test) per row (mean,
 standard error, max, percentiles), top-1 agreement, and with --tokens the perplexity of both
 models and the change in the probability of the correct token. Files are read in chunks of
-rows, so memory grows with the rows (16 bytes each) and not with rows x vocabulary.
+rows, so memory does not grow with rows x vocabulary, and with --percentiles auto (the
+default) the per-row values that exact percentiles need take at most 64 MiB.
 
 BASE and TEST hold rows x vocab logits, row-major, in the same layout:
   *.npy          C order, 2 or more dimensions, the last one the vocabulary; dtype '<f4',
@@ -82,6 +86,11 @@ Options:
   --rows-per-chunk N   rows read and computed at once, 1 to 2147483647, and at most 2^28
                        logits (1 GiB of float32) per chunk. Default: as many as fit in
                        ${DEFAULT_CHUNK_BYTES / 1024 / 1024} MiB of float32 per file (at least 1).
+  --percentiles MODE   how the percentiles are computed: exact (sorts every row's values,
+                       16 bytes per row), histogram (fixed 1.6 MB, relative error at most
+                       ${HISTOGRAM_RELATIVE_ERROR.toExponential(1)}) or auto (exact up to ${EXACT_PERCENTILE_MAX_ROWS} rows,
+                       else histogram). Default auto. The mean, standard error, RMS, min and max
+                       do not depend on the mode.
   --backend NAME       logitkit backend: auto (wasm where WebAssembly SIMD works), wasm or js.
                        Default auto.
   --threads N          threads of the wasm backend, the calling thread included, 1 to 128.
@@ -132,6 +141,7 @@ const VALUE_OPTIONS = [
   "--seq-len",
   "--temperature",
   "--rows-per-chunk",
+  "--percentiles",
   "--backend",
   "--threads",
   "--format",
@@ -177,6 +187,7 @@ export function parseCompareArgs(argv: readonly string[]): ParsedCompareArgs {
     sequenceLength: optional("--seq-len", (value) => parseInteger("--seq-len", value, 1, 2 ** 31 - 1)),
     temperature: optional("--temperature", parseTemperature) ?? 1,
     rowsPerChunk: optional("--rows-per-chunk", (value) => parseInteger("--rows-per-chunk", value, 1, 2 ** 31 - 1)),
+    percentiles: optional("--percentiles", (value) => parseChoice("--percentiles", value, PERCENTILE_MODES)) ?? "auto",
     backend: optional("--backend", (value) => parseChoice("--backend", value, COMPARE_BACKENDS)) ?? "auto",
     threads: optional("--threads", (value) => parseInteger("--threads", value, 1, 128)) ?? 1,
     format: optional("--format", (value) => parseChoice("--format", value, OUTPUT_FORMATS)) ?? "table",

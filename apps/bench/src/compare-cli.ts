@@ -94,7 +94,12 @@ async function runComparison(argv: readonly string[], options: CompareOptions, f
     }
 
     const progress = progressReporter(options);
-    const result = await compareLogits(kit, inputs, { temperature: options.temperature, rowsPerChunk, onChunk: progress.onChunk });
+    const result = await compareLogits(kit, inputs, {
+      temperature: options.temperature,
+      rowsPerChunk,
+      percentiles: options.percentiles,
+      onChunk: progress.onChunk,
+    });
     progress.clear();
     kit.dispose();
 

@@ -3,7 +3,8 @@
  * table printed to stdout.
  */
 import { isAbsolute, relative } from "node:path";
-import { PERCENTILES, type CompareResult, type Summary } from "./compare.js";
+import type { CompareResult } from "./compare.js";
+import { PERCENTILES, type Summary } from "./compare-summary.js";
 import type { MatrixLayout, TokenLayout } from "./logit-files.js";
 import { formatTable } from "./report.js";
 
@@ -145,6 +146,20 @@ export function formatValue(value: number | null | undefined): string {
   return value.toPrecision(5);
 }
 
+/** Returns the line that says how the percentiles of `summary` were computed, or null without a summary. */
+export function describePercentiles(summary: Summary | null): string | null {
+  if (summary === null) {
+    return null;
+  }
+  if (summary.percentileMethod === "exact") {
+    return "Percentiles: exact, from every row's value.";
+  }
+  return (
+    `Percentiles: histogram, relative error <= ${formatValue(summary.percentileRelativeError)} ` +
+    "(--percentiles exact sorts every row's value instead)."
+  );
+}
+
 /** Returns `path` relative to `directory` when it lies inside it, else `path`. */
 function shortPath(path: string, directory: string | undefined): string {
   if (directory === undefined) {
@@ -213,6 +228,10 @@ export function formatCompareTable(report: CompareReport, directory?: string): s
   lines.push(formatTable(header, rows, header.map((_, column) => column > 0)));
   lines.push("");
 
+  const percentileNote = describePercentiles(report.kl ?? change);
+  if (percentileNote !== null) {
+    lines.push(percentileNote);
+  }
   if (report.kl !== null) {
     lines.push(`Max KL at row ${report.kl.maxRow}.`);
   }

@@ -14,83 +14,38 @@ import {
   type LogitFileReader,
   type TokenFileReader,
 } from "./logit-files.js";
+import { SummaryAccumulator, type PercentileMethod, type Summary } from "./compare-summary.js";
 import { IGNORE_INDEX } from "./real-data.js";
 import { argmaxRows } from "./stats.js";
+import type { HistogramRange } from "./value-histogram.js";
 
-/** Percentiles reported for the KL and the change in probability, from high to low; 50 is the median. */
-export const PERCENTILES = [99.9, 99, 95, 90, 50, 10, 5, 1, 0.1] as const;
-
-/** Statistics of one value per row. */
-export interface Summary {
-  count: number;
-  mean: number;
-  /** Sample standard deviation (divisor count - 1) / sqrt(count); null for fewer than 2 values. */
-  standardError: number | null;
-  /** Root mean square. */
-  rms: number;
-  min: number;
-  max: number;
-  /**
-   * Value at each of `PERCENTILES`, keyed "p99.9", ..., "p50", ..., "p0.1". The "p" keeps the
-   * keys in this order: JavaScript lists integer-like keys such as "99" first, ascending.
-   */
-  percentiles: Record<string, number>;
-}
+/** `--percentiles`: "auto" is exact up to the row cap of the settings, else a histogram. */
+export const PERCENTILE_MODES = ["auto", "exact", "histogram"] as const;
+export type PercentileMode = (typeof PERCENTILE_MODES)[number];
 
 /**
- * Returns the `p`-th percentile of ascending `sorted` values by linear interpolation between
- * the closest ranks: rank h = (n - 1) p / 100, as NumPy's default method.
+ * Most rows for which "auto" computes exact percentiles. Exact percentiles store one float64
+ * KL and one float64 probability change per row, so 2^22 rows take 64 MiB: about the size of
+ * the chunk buffers and their WebAssembly copies at the default chunk, and under a second of
+ * sorting. Evaluation sets of a few million tokens stay exact.
  */
-export function percentileOfSorted(sorted: ArrayLike<number>, p: number): number {
-  const rank = ((sorted.length - 1) * p) / 100;
-  const lower = Math.floor(rank);
-  const low = sorted[lower];
-  const high = sorted[Math.min(lower + 1, sorted.length - 1)];
+export const EXACT_PERCENTILE_MAX_ROWS = 2 ** 22;
 
-  // Equal neighbours return early so that two infinities do not give Infinity - Infinity = NaN.
-  if (rank === lower || low === high) {
-    return low;
+/**
+ * Magnitudes that the KL histogram's bins cover, [2^-40, 2^14) = [9.1e-13, 16384) nats. KL
+ * below 9.1e-13 is far under the error of one row's KL in float32 (about 1e-7).
+ */
+export const KL_HISTOGRAM_RANGE: HistogramRange = { minExponent: -40, maxExponent: 13 };
+
+/** Magnitudes of the probability change that its histogram's bins cover, [2^-40, 2), so every change in [-1, 1] fits. */
+export const PROBABILITY_CHANGE_HISTOGRAM_RANGE: HistogramRange = { minExponent: -40, maxExponent: 0 };
+
+/** Returns the percentile method of a run over `rows` rows: "auto" stays exact up to `exactMaxRows` rows. */
+export function resolvePercentileMethod(mode: PercentileMode, rows: number, exactMaxRows: number): PercentileMethod {
+  if (mode !== "auto") {
+    return mode;
   }
-  return low + (rank - lower) * (high - low);
-}
-
-/** Summarizes `values`, which must not contain NaN, in float64. Sorts `values` in place. */
-export function summarize(values: Float64Array): Summary | null {
-  const count = values.length;
-  if (count === 0) {
-    return null;
-  }
-
-  let sum = 0;
-  let sumOfSquares = 0;
-  for (let i = 0; i < count; i++) {
-    sum += values[i];
-    sumOfSquares += values[i] * values[i];
-  }
-  const mean = sum / count;
-
-  // A second pass around the mean avoids the cancellation of sumOfSquares - count mean^2.
-  let squaredDeviations = 0;
-  for (let i = 0; i < count; i++) {
-    squaredDeviations += (values[i] - mean) ** 2;
-  }
-  const standardError = count < 2 ? null : Math.sqrt(squaredDeviations / (count - 1)) / Math.sqrt(count);
-
-  values.sort();
-  const percentiles: Record<string, number> = {};
-  for (const p of PERCENTILES) {
-    percentiles[`p${p}`] = percentileOfSorted(values, p);
-  }
-
-  return {
-    count,
-    mean,
-    standardError,
-    rms: Math.sqrt(sumOfSquares / count),
-    min: values[0],
-    max: values[count - 1],
-    percentiles,
-  };
+  return rows <= exactMaxRows ? "exact" : "histogram";
 }
 
 /** Open inputs of a comparison; the two logits files have the same rows and classes. */
@@ -194,6 +149,10 @@ export interface CompareSettings {
   /** Every statistic uses softmax(z / temperature). */
   temperature: number;
   rowsPerChunk: number;
+  /** How percentiles are computed; default "auto". */
+  percentiles?: PercentileMode;
+  /** Most rows for which "auto" keeps exact percentiles; default `EXACT_PERCENTILE_MAX_ROWS`. */
+  exactPercentileMaxRows?: number;
   /** Called after each chunk with the rows done so far. */
   onChunk?: (rowsDone: number, rows: number) => void;
 }
@@ -235,6 +194,13 @@ export interface CompareResult {
   top1Agreement: number;
   /** Null without tokens, or when no valid row has a correct token. */
   tokenStats: TokenStats | null;
+  /** Method of every percentile of the run. */
+  percentileMethod: PercentileMethod;
+  /**
+   * Bytes that the percentiles of the KL and the probability change keep: 8 per stored row for
+   * "exact", and a size set by the histogram ranges alone for "histogram".
+   */
+  percentileStorageBytes: number;
 }
 
 /** Builds the correct token of each row of a chunk: the next token within the row's sequence. */
@@ -250,8 +216,8 @@ function chunkLabels(tokens: Int32Array, first: number, count: number, rows: num
  * Streams both logits files in chunks of `rowsPerChunk` rows and computes, on `kit`:
  * KL(softmax(base / T) ‖ softmax(test / T)) per row, the top-1 agreement, and with tokens the
  * perplexities and the change in the probability of the correct token. Sums run in float64.
- * Memory: the chunk buffers (two of rows x classes float32 values) and two float64 values per
- * row for the percentiles.
+ * Memory: the chunk buffers (two of rows x classes float32 values), and for the percentiles
+ * either two float64 values per row ("exact") or two histograms of fixed size ("histogram").
  */
 export async function compareLogits(kit: LogitKit, inputs: CompareInputs, settings: CompareSettings): Promise<CompareResult> {
   const { rows, classes } = inputs.base.layout;
@@ -266,10 +232,13 @@ export async function compareLogits(kit: LogitKit, inputs: CompareInputs, settin
   const tokenChunk = new Int32Array(rowsPerChunk + 1);
   const labelChunk = new Int32Array(rowsPerChunk);
 
-  // NOTE: exact percentiles need every per-row value, so these arrays grow with the rows
-  // (16 bytes each). The chunk buffers above do not grow with the file.
-  const klValues = new Float64Array(rows);
-  const probabilityChanges = new Float64Array(rows);
+  // The method is chosen before the first row, so exact storage is allocated once, at most
+  // exactPercentileMaxRows x 16 bytes in "auto", and a histogram run never allocates per-row storage.
+  const method = resolvePercentileMethod(settings.percentiles ?? "auto", rows, settings.exactPercentileMaxRows ?? EXACT_PERCENTILE_MAX_ROWS);
+  const changeCapacity = inputs.tokens === null ? 0 : rows;
+  const klStats = method === "exact" ? SummaryAccumulator.exact(rows) : SummaryAccumulator.histogram(KL_HISTOGRAM_RANGE);
+  const changeStats =
+    method === "exact" ? SummaryAccumulator.exact(changeCapacity) : SummaryAccumulator.histogram(PROBABILITY_CHANGE_HISTOGRAM_RANGE);
   let validRows = 0;
   let labelledRows = 0;
   let invalidRows = 0;
@@ -314,7 +283,8 @@ export async function compareLogits(kit: LogitKit, inputs: CompareInputs, settin
         continue;
       }
 
-      klValues[validRows++] = kl[i];
+      klStats.add(kl[i]);
+      validRows++;
       if (kl[i] > maxKl) {
         maxKl = kl[i];
         maxRow = first + i;
@@ -330,14 +300,15 @@ export async function compareLogits(kit: LogitKit, inputs: CompareInputs, settin
         nllSumTest += nllTest[i];
         probabilitySumBase += probabilityBase;
         probabilitySumTest += probabilityTest;
-        probabilityChanges[labelledRows++] = probabilityTest - probabilityBase;
+        changeStats.add(probabilityTest - probabilityBase);
+        labelledRows++;
       }
     }
     settings.onChunk?.(first + count, rows);
   }
 
-  const klSummary = summarize(klValues.subarray(0, validRows));
-  const changeSummary = summarize(probabilityChanges.subarray(0, labelledRows));
+  const klSummary = klStats.summary();
+  const changeSummary = changeStats.summary();
 
   let tokenStats: TokenStats | null = null;
   if (changeSummary !== null) {
@@ -366,5 +337,7 @@ export async function compareLogits(kit: LogitKit, inputs: CompareInputs, settin
     top1Agreeing,
     top1Agreement: validRows === 0 ? NaN : top1Agreeing / validRows,
     tokenStats,
+    percentileMethod: method,
+    percentileStorageBytes: klStats.storageBytes + changeStats.storageBytes,
   };
 }

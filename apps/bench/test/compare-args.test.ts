@@ -35,6 +35,7 @@ describe("parseCompareArgs", () => {
       sequenceLength: undefined,
       temperature: 1,
       rowsPerChunk: undefined,
+      percentiles: "auto",
       backend: "auto",
       threads: 1,
       format: "table",
@@ -58,6 +59,8 @@ describe("parseCompareArgs", () => {
       "--temperature",
       "0.5e1",
       "--rows-per-chunk=64",
+      "--percentiles",
+      "histogram",
       "--backend",
       "wasm",
       "--threads",
@@ -80,6 +83,7 @@ describe("parseCompareArgs", () => {
       sequenceLength: 128,
       temperature: 5,
       rowsPerChunk: 64,
+      percentiles: "histogram",
       backend: "wasm",
       threads: 2,
       format: "json",
@@ -100,7 +104,7 @@ describe("parseCompareArgs", () => {
   it("help text names every option", () => {
     const text = compareHelpText();
 
-    for (const option of ["--vocab", "--dtype", "--tensor", "--tokens", "--seq-len", "--temperature", "--rows-per-chunk", "--backend", "--threads", "--format", "--json", "--progress", "--help"]) {
+    for (const option of ["--vocab", "--dtype", "--tensor", "--tokens", "--seq-len", "--temperature", "--rows-per-chunk", "--percentiles", "--backend", "--threads", "--format", "--json", "--progress", "--help"]) {
       expect(text).toContain(option);
     }
     expect(text).toContain("Exit codes: 0 success, 1 failure");
@@ -122,6 +126,8 @@ describe("parseCompareArgs", () => {
     [["a.npy", "b.npy", "--temperature", "-1"], /invalid --temperature value "-1"/],
     [["a.npy", "b.npy", "--temperature", "warm"], /invalid --temperature value "warm"/],
     [["a.npy", "b.npy", "--rows-per-chunk", "0"], /invalid --rows-per-chunk value "0": expected an integer from 1/],
+    [["a.npy", "b.npy", "--percentiles", "approximate"], /invalid --percentiles value "approximate": expected one of auto, exact, histogram/],
+    [["a.npy", "b.npy", "--percentiles="], /invalid --percentiles value "": expected a value/],
     [["a.npy", "b.npy", "--backend", "gpu"], /invalid --backend value "gpu": expected one of auto, wasm, js/],
     [["a.npy", "b.npy", "--threads", "0"], /invalid --threads value "0": expected an integer from 1 to 128/],
     [["a.npy", "b.npy", "--threads", "2", "--backend", "js"], /invalid --threads value "2": the js backend runs on one thread/],

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { summarize, type CompareResult } from "../src/compare.js";
+import type { CompareResult } from "../src/compare.js";
+import { summarize } from "../src/compare-summary.js";
 import { buildCompareReport, formatCompareTable, formatValue, type CompareContext } from "../src/compare-report.js";
 import type { MatrixLayout } from "../src/logit-files.js";
 
@@ -40,6 +41,8 @@ function resultWithoutTokens(): CompareResult {
     top1Agreeing: 3,
     top1Agreement: 0.75,
     tokenStats: null,
+    percentileMethod: "exact",
+    percentileStorageBytes: 48,
   };
 }
 

@@ -3,15 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadLogitKit, type LogitKit } from "logitkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  compareLogits,
-  openCompareInputs,
-  percentileOfSorted,
-  resolveSequenceLength,
-  summarize,
-  type CompareFiles,
-  type CompareResult,
-} from "../src/compare.js";
+import { compareLogits, openCompareInputs, resolveSequenceLength, type CompareFiles, type CompareResult } from "../src/compare.js";
+import { percentileOfSorted, summarize } from "../src/compare-summary.js";
 import { DEFAULT_DATA_DIR, loadRealData } from "../src/data.js";
 import { InputError, openFile, type FileOpener } from "../src/logit-files.js";
 import { referenceStats, type ReferenceStats, type ReferenceSummary } from "./compare-oracle.js";
