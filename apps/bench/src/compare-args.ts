@@ -58,7 +58,7 @@ model (BASE) and its quantized copy (TEST), and prints: KL(base ‖ test) per ro
 standard error, max, percentiles), top-1 agreement, and with --tokens the perplexity of both
 models and the change in the probability of the correct token. Files are read in chunks of
 rows, so memory does not grow with rows x vocabulary, and with --percentiles auto (the
-default) the per-row values that exact percentiles need take at most 64 MiB.
+default) the per-row values that exact percentiles need take at most 16 MiB.
 
 BASE and TEST hold rows x vocab logits, row-major, in the same layout:
   *.npy          C order, 2 or more dimensions, the last one the vocabulary; dtype '<f4',
@@ -88,8 +88,8 @@ Options:
                        ${DEFAULT_CHUNK_BYTES / 1024 / 1024} MiB of float32 per file (at least 1).
   --percentiles MODE   how the percentiles are computed: exact (sorts every row's values,
                        16 bytes per row), histogram (fixed 1.6 MB, relative error at most
-                       ${HISTOGRAM_RELATIVE_ERROR.toExponential(1)}) or auto (exact up to ${EXACT_PERCENTILE_MAX_ROWS} rows,
-                       else histogram). Default auto. The mean, standard error, RMS, min and max
+                       ${HISTOGRAM_RELATIVE_ERROR.toExponential(1)}) or auto (exact up to ${EXACT_PERCENTILE_MAX_ROWS} rows, else
+                       histogram). Default auto. The mean, standard error, RMS, min and max
                        do not depend on the mode.
   --backend NAME       logitkit backend: auto (wasm where WebAssembly SIMD works), wasm or js.
                        Default auto.

@@ -25,11 +25,11 @@ export type PercentileMode = (typeof PERCENTILE_MODES)[number];
 
 /**
  * Most rows for which "auto" computes exact percentiles. Exact percentiles store one float64
- * KL and one float64 probability change per row, so 2^22 rows take 64 MiB: about the size of
- * the chunk buffers and their WebAssembly copies at the default chunk, and under a second of
- * sorting. Evaluation sets of a few million tokens stay exact.
+ * KL and one float64 probability change per row, so 2^20 rows take 16 MiB, the size of one
+ * default chunk buffer (`DEFAULT_CHUNK_BYTES`): the per-row values never cost more than the
+ * chunk memory that every run has. Evaluation sets of up to a million tokens stay exact.
  */
-export const EXACT_PERCENTILE_MAX_ROWS = 2 ** 22;
+export const EXACT_PERCENTILE_MAX_ROWS = 2 ** 20;
 
 /**
  * Magnitudes that the KL histogram's bins cover, [2^-40, 2^14) = [9.1e-13, 16384) nats. KL
