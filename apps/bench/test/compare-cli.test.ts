@@ -95,9 +95,36 @@ describe("compare cli", () => {
     expect(result.stdout).toMatch(new RegExp(`^mean +${report.kl.mean.toPrecision(5)} +${report.correctTokenProbability.change.mean.toPrecision(5)}$`, "m"));
     expect(result.stdout).toMatch(/^median +\S+ +\S+$/m);
     expect(result.stdout).toMatch(/^99\.9% +\S+ +\S+$/m);
+    expect(result.stdout).toContain("Percentiles: exact, from every row's value.");
     expect(result.stdout).toContain(`Max KL at row ${report.kl.maxRow}.`);
     expect(result.stdout).toContain(`(${report.top1Agreement.agreeingRows} of 1024 rows with the same argmax)`);
     expect(result.stdout).toContain(`Perplexity over 1016 rows with a correct token: base ${report.perplexity.base.toPrecision(5)}`);
+  });
+
+  it("reports histogram percentiles with --percentiles histogram", () => {
+    const result = runCompare([...STORIES_ARGS, "--percentiles", "histogram", "--format", "json"]);
+    const exactResult = runCompare([...STORIES_ARGS, "--format", "json"]);
+    const table = runCompare([...STORIES_ARGS, "--percentiles", "histogram"]);
+
+    expect(result.status).toBe(0);
+    const report = JSON.parse(result.stdout);
+    const exact = JSON.parse(exactResult.stdout);
+    for (const [summary, exactSummary] of [
+      [report.kl, exact.kl],
+      [report.correctTokenProbability.change, exact.correctTokenProbability.change],
+    ]) {
+      expect(summary.percentileMethod).toBe("histogram");
+      expect(summary.percentileRelativeError).toBe(2 ** -11);
+      expect(exactSummary.percentileMethod).toBe("exact");
+      expect(exactSummary.percentileRelativeError).toBe(0);
+      expect(summary.mean).toBe(exactSummary.mean);
+      // Every stories260K percentile has neighbours of one sign, so the bound is relative to it.
+      for (const [p, value] of Object.entries<number>(exactSummary.percentiles)) {
+        expect(Math.abs(summary.percentiles[p] - value), p).toBeLessThanOrEqual(2 ** -11 * Math.abs(value) + 2 ** -40);
+      }
+    }
+    expect(table.stdout).toContain("Percentiles: histogram, relative error <= 4.8828e-4 (--percentiles exact sorts every row's value instead).");
+    expect(exactResult.status).toBe(0);
   });
 
   it("prints progress with --progress", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { CompareResult } from "../src/compare.js";
-import { summarize } from "../src/compare-summary.js";
-import { buildCompareReport, formatCompareTable, formatValue, type CompareContext } from "../src/compare-report.js";
+import { summarize, SummaryAccumulator } from "../src/compare-summary.js";
+import { buildCompareReport, describePercentiles, formatCompareTable, formatValue, type CompareContext } from "../src/compare-report.js";
 import type { MatrixLayout } from "../src/logit-files.js";
 
 const layout: MatrixLayout = {
@@ -68,6 +68,25 @@ describe("formatCompareTable", () => {
   });
 });
 
+describe("describePercentiles", () => {
+  it("names the method and its bound", () => {
+    const histogram = SummaryAccumulator.histogram({ minExponent: -40, maxExponent: 13 });
+    histogram.add(0.25);
+
+    expect(describePercentiles(summarize([0.25]))).toBe("Percentiles: exact, from every row's value.");
+    expect(describePercentiles(histogram.summary())).toBe(
+      "Percentiles: histogram, relative error <= 4.8828e-4 (--percentiles exact sorts every row's value instead).",
+    );
+    expect(describePercentiles(null)).toBeNull();
+  });
+
+  it("appears under the table", () => {
+    const text = formatCompareTable(buildCompareReport(resultWithoutTokens(), context));
+
+    expect(text).toMatch(/^rows +4\n\nPercentiles: exact, from every row's value\.\nMax KL at row 0\.$/m);
+  });
+});
+
 describe("buildCompareReport", () => {
   it("counts only valid rows for top-1", () => {
     const report = buildCompareReport(resultWithoutTokens(), context);
@@ -77,6 +96,12 @@ describe("buildCompareReport", () => {
     expect(report.perplexity).toBeNull();
     expect(report.correctTokenProbability).toBeNull();
     expect(report.tokens).toBeNull();
+  });
+
+  it("records the percentile method in each summary", () => {
+    const report = buildCompareReport(resultWithoutTokens(), context);
+
+    expect(report.kl).toMatchObject({ percentileMethod: "exact", percentileRelativeError: 0 });
   });
 });
 
