@@ -146,7 +146,7 @@ export function formatValue(value: number | null | undefined): string {
   return value.toPrecision(5);
 }
 
-/** Returns the line that says how the percentiles of `summary` were computed, or null without a summary. */
+/** Returns the report line that names the percentile method of `summary` and its error bound, or null without a summary. */
 export function describePercentiles(summary: Summary | null): string | null {
   if (summary === null) {
     return null;

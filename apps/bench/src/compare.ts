@@ -25,9 +25,9 @@ export type PercentileMode = (typeof PERCENTILE_MODES)[number];
 
 /**
  * Most rows for which "auto" computes exact percentiles. Exact percentiles store one float64
- * KL and one float64 probability change per row, so 2^20 rows take 16 MiB, the size of one
- * default chunk buffer (`DEFAULT_CHUNK_BYTES`): the per-row values never cost more than the
- * chunk memory that every run has. Evaluation sets of up to a million tokens stay exact.
+ * KL and one float64 probability change per row, so 2^20 rows take 16 MiB. That is the size of
+ * one default chunk buffer (`DEFAULT_CHUNK_BYTES`), so the per-row values never cost more than
+ * the chunk memory that every run has. Evaluation sets of up to a million tokens stay exact.
  */
 export const EXACT_PERCENTILE_MAX_ROWS = 2 ** 20;
 
@@ -149,9 +149,9 @@ export interface CompareSettings {
   /** Every statistic uses softmax(z / temperature). */
   temperature: number;
   rowsPerChunk: number;
-  /** How percentiles are computed; default "auto". */
+  /** Percentile mode, "auto" when absent. */
   percentiles?: PercentileMode;
-  /** Most rows for which "auto" keeps exact percentiles; default `EXACT_PERCENTILE_MAX_ROWS`. */
+  /** Most rows for which "auto" keeps exact percentiles, `EXACT_PERCENTILE_MAX_ROWS` when absent. */
   exactPercentileMaxRows?: number;
   /** Called after each chunk with the rows done so far. */
   onChunk?: (rowsDone: number, rows: number) => void;

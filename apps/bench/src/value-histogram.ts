@@ -3,7 +3,7 @@
  * a stated error. `pnpm compare` uses it for the percentiles of files whose per-row values
  * would take too much memory.
  *
- * A log-spaced bin holds the magnitudes that share a float64 exponent e and the top
+ * A log-spaced bin contains the magnitudes that share a float64 exponent e and the top
  * `MANTISSA_BITS` bits of the mantissa. Each octave [2^e, 2^(e + 1)) is so split into 1024
  * bins of width 2^(e - 10), and the bin of a value comes from its bits, with no rounding of a
  * logarithm at the edges. Zeros and infinities are counted exactly. Nonzero magnitudes below
@@ -74,7 +74,7 @@ export class ValueHistogram {
     return this.counts.byteLength + this.edgeMin.byteLength + this.edgeMax.byteLength;
   }
 
-  /** Adds a value; throws a `RangeError` for NaN, which has no rank. */
+  /** Adds a value. Throws a `RangeError` for NaN, which has no rank. */
   add(value: number): void {
     if (Number.isNaN(value)) {
       throw new RangeError("cannot add NaN to a histogram: expected a number or an infinity");

@@ -50,7 +50,7 @@ function accumulate(accumulator: SummaryAccumulator, values: readonly number[]):
 /**
  * Returns the documented error bound of percentile `p` from a histogram: the relative error of
  * the two closest-rank values that it interpolates between, weighted as they are, plus the
- * width of the underflow bucket. `sorted` holds the exact values in ascending order.
+ * width of the underflow bucket. `sorted` contains the exact values in ascending order.
  */
 function percentileBound(sorted: ArrayLike<number>, p: number, slack = 0): number {
   const rank = ((sorted.length - 1) * p) / 100;
