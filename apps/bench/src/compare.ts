@@ -239,6 +239,7 @@ export async function compareLogits(kit: LogitKit, inputs: CompareInputs, settin
   const klStats = method === "exact" ? SummaryAccumulator.exact(rows) : SummaryAccumulator.histogram(KL_HISTOGRAM_RANGE);
   const changeStats =
     method === "exact" ? SummaryAccumulator.exact(changeCapacity) : SummaryAccumulator.histogram(PROBABILITY_CHANGE_HISTOGRAM_RANGE);
+
   let validRows = 0;
   let labelledRows = 0;
   let invalidRows = 0;
