@@ -325,8 +325,8 @@ export interface LogitKit {
    * With labels y: loss_i = (1 - eps) w[y_i] (-log q_{i,y_i}) + (eps / C) sum_c w_c (-log q_{i,c});
    * rows whose label equals `ignoreIndex` contribute 0, and `mean` divides by the sum of
    * w[y_i] over the other rows (`NaN` when every row is ignored).
-   * With probability targets t: loss_i = -sum_c w_c t'_{i,c} log q_{i,c} with
-   * t' = (1 - eps) t + eps / C, terms with t' = 0 count 0, and `mean` divides by `rows`.
+   * With probability targets t: loss_i = -sum_c w_c u_{i,c} log q_{i,c} with the smoothed target
+   * u = (1 - eps) t + eps / C, terms with u = 0 count 0, and `mean` divides by `rows`.
    *
    * @param logits row-major `rows x classes` logits.
    * @param target labels (`Int32Array` or `number[]`, one per row) or targets (`Float32Array`
@@ -542,9 +542,9 @@ export interface LogitKit {
    *   mass outside S is pushed down.
    * - `tail: "bucket"`: P_j = exp(v_j) and the tail mass r = 1 - sum_S P_j, kept as one class.
    *   Soft term sum_S P_j log(P_j / Q_j) + r log(r / Q_tail) with Q_tail = sum_{i not in S} Q_i.
-   *   It needs log-probabilities over the full vocabulary (`values: "logprobs"`) at temperature
-   *   1. When sum_S P_j reaches 1 (rounding, at most 1 + 1e-4) or S lists every class, the P_j
-   *   are divided by their sum and r = 0.
+   *   It needs log-probabilities over the full vocabulary (`values: "logprobs"`) at
+   *   temperature 1. When sum_S P_j reaches 1 (rounding, at most 1 + 1e-4) or S lists every
+   *   class, the P_j are divided by their sum and r = 0.
    *
    * loss = alpha soft + (1 - alpha) CE(s, labels), the hard term at temperature 1, reduced over
    * the rows whose label is not `ignoreIndex`. Without `labels` the loss is the soft term and
