@@ -33,6 +33,9 @@ import type {
  * message names the argument, the expected and the actual value. A failed call leaves the
  * object usable. Inputs are never modified.
  *
+ * The examples of the methods assume `const kit = await loadLogitKit();` and print results
+ * rounded to the digits shown.
+ *
  * Every argument that takes logits also takes 16-bit floats: a `Uint16Array` of bfloat16 or
  * binary16 bits with `options.dtype`, or a `Float16Array`. They are widened to float32 exactly,
  * a chunk of rows at a time, so results equal those of the float32 values. Probabilities,
@@ -55,7 +58,15 @@ export interface LogitKit {
    * @param logits row-major matrix (logits or probabilities).
    * @param options `classes` (required), checked like the other functions' shape; `dtype`.
    * @returns the handle; `length` is the number of floats kept.
-   * @throws {TypeError | RangeError} on invalid input.
+   * @throws `TypeError` or `RangeError` on invalid input.
+   *
+   * @example
+   * ```js
+   * const logits = kit.upload(new Float32Array([2, 1, 0, 0, 0, 0]), { classes: 3 });
+   * console.log(kit.logSumExp(logits, { classes: 3 })); // [2.408, 1.099]
+   * console.log(kit.softmax(logits, { classes: 3 })); // [0.665, 0.245, 0.090, 0.333, 0.333, 0.333]
+   * logits.free();
+   * ```
    */
   upload(logits: Float32Array | HalfLogitsInput, options: ShapeOptions & DtypeOptions): UploadedLogits;
 
@@ -67,7 +78,15 @@ export interface LogitKit {
    * @param length number of floats, `rows x classes` (or `rows` for the `out` of `logSumExp`).
    * @param options `classes` (required); `length` must be a multiple of it.
    * @returns the handle, owned by this kit.
-   * @throws {TypeError | RangeError} on invalid input or when the memory cannot grow.
+   * @throws `TypeError` or `RangeError` on invalid input or when the memory cannot grow.
+   *
+   * @example
+   * ```js
+   * const probs = kit.alloc(6, { classes: 3 });
+   * kit.softmax(new Float32Array([2, 1, 0, 0, 0, 0]), { classes: 3, out: probs });
+   * console.log(kit.entropy(probs, { classes: 3, reduction: "none" })); // [0.832, 1.099]
+   * probs.free();
+   * ```
    */
   alloc(length: number, options: ShapeOptions): UploadedLogits;
 
@@ -85,6 +104,13 @@ export interface LogitKit {
    * the calling thread. Without workers it does nothing. Without it, the workers stop when the
    * object is garbage-collected, and a Node.js process still exits because idle workers do not
    * keep it alive.
+   *
+   * @example
+   * ```js
+   * const pooled = await loadLogitKit({ threads: 2 });
+   * pooled.dispose();
+   * console.log(pooled.threads); // 1
+   * ```
    */
   dispose(): void;
 
@@ -101,7 +127,17 @@ export interface LogitKit {
    * @param options `rows` and `classes` (required), `temperature` (default 1), `labels`,
    * `ignoreIndex` (default -100) and `labelSmoothing` (default 0) for `crossEntropy`.
    * @returns the accumulator, empty.
-   * @throws {TypeError | RangeError} on invalid input.
+   * @throws `TypeError` or `RangeError` on invalid input.
+   *
+   * @example
+   * ```js
+   * // One row of 4 classes, in two chunks of 2; the label (3) is in the second chunk.
+   * const acc = kit.vocabAccumulator({ rows: 1, classes: 4, labels: [3] });
+   * acc.add(new Float32Array([0, -1]), { offset: 2 });
+   * acc.add(new Float32Array([2, 1]), { offset: 0 });
+   * console.log(acc.crossEntropy()); // 3.440
+   * console.log(kit.crossEntropy(new Float32Array([2, 1, 0, -1]), [3], { classes: 4 })); // 3.440
+   * ```
    */
   vocabAccumulator(options: VocabAccumulatorOptions): VocabAccumulator;
 
@@ -114,9 +150,19 @@ export interface LogitKit {
    * @param options `classes` (required), `temperature` (default 1), `out` (optional buffer),
    *   `dtype` (default `"f32"`).
    * @returns the probabilities, in `out` when given (then `out` itself, array or handle).
-   * @throws {TypeError | RangeError} on invalid input, see the interface documentation.
+   * @throws `TypeError` or `RangeError` on invalid input, see {@link LogitKit}.
+   *
+   * @example
+   * ```js
+   * const logits = new Float32Array([2, 1, 0]);
+   * console.log(kit.softmax(logits, { classes: 3 })); // [0.665, 0.245, 0.090]
+   * console.log(kit.softmax(logits, { classes: 3, temperature: 2 })); // [0.506, 0.307, 0.186]
+   * // A -Infinity logit is a masked class.
+   * console.log(kit.softmax(new Float32Array([2, 1, -Infinity]), { classes: 3 })); // [0.731, 0.269, 0]
+   * ```
    */
   softmax(logits: LogitsInput, options: SoftmaxOptions & { out: UploadedLogits }): UploadedLogits;
+  /** Returns a new `Float32Array`, or the `Float32Array` given as `out`, filled. */
   softmax(logits: LogitsInput, options: SoftmaxOptions & { out?: Float32Array }): Float32Array;
 
   /**
@@ -127,9 +173,16 @@ export interface LogitKit {
    * @param options `classes` (required), `temperature` (default 1), `out` (optional buffer),
    *   `dtype` (default `"f32"`).
    * @returns the log-probabilities in nats, in `out` when given (then `out` itself).
-   * @throws {TypeError | RangeError} on invalid input.
+   * @throws `TypeError` or `RangeError` on invalid input.
+   *
+   * @example
+   * ```js
+   * const logits = new Float32Array([2, 1, 0]);
+   * console.log(kit.logSoftmax(logits, { classes: 3 })); // [-0.408, -1.408, -2.408]
+   * ```
    */
   logSoftmax(logits: LogitsInput, options: SoftmaxOptions & { out: UploadedLogits }): UploadedLogits;
+  /** Returns a new `Float32Array`, or the `Float32Array` given as `out`, filled. */
   logSoftmax(logits: LogitsInput, options: SoftmaxOptions & { out?: Float32Array }): Float32Array;
 
   /**
@@ -141,9 +194,18 @@ export interface LogitKit {
    * @param options `classes` (required), `temperature` (default 1), `out` (optional buffer of length `rows`),
    *   `dtype` (default `"f32"`).
    * @returns one value per row, in `out` when given (then `out` itself).
-   * @throws {TypeError | RangeError} on invalid input.
+   * @throws `TypeError` or `RangeError` on invalid input.
+   *
+   * @example
+   * ```js
+   * const logits = new Float32Array([2, 1, 0, 0, 0, 0]); // 2 rows x 3 classes
+   * console.log(kit.logSumExp(logits, { classes: 3 })); // [2.408, 1.099]
+   * const masked = new Float32Array([0, -Infinity, -Infinity, -Infinity]);
+   * console.log(kit.logSumExp(masked, { classes: 2 })); // [0, -Infinity]
+   * ```
    */
   logSumExp(logits: LogitsInput, options: SoftmaxOptions & { out: UploadedLogits }): UploadedLogits;
+  /** Returns a new `Float32Array`, or the `Float32Array` given as `out`, filled. */
   logSumExp(logits: LogitsInput, options: SoftmaxOptions & { out?: Float32Array }): Float32Array;
 
   /**
@@ -153,7 +215,14 @@ export interface LogitKit {
    * @param probs row-major `rows x classes` probabilities.
    * @param options `classes` (required), `reduction` (default `batchmean`).
    * @returns nats: a number, or one value per row for `reduction: "none"`.
-   * @throws {TypeError | RangeError} on invalid input.
+   * @throws `TypeError` or `RangeError` on invalid input.
+   *
+   * @example
+   * ```js
+   * const probs = new Float32Array([0.5, 0.5, 1, 0]); // 2 rows x 2 classes
+   * console.log(kit.entropy(probs, { classes: 2, reduction: "none" })); // [0.6931, 0]
+   * console.log(kit.entropy(probs, { classes: 2 })); // 0.3466
+   * ```
    */
   entropy<R extends Reduction | undefined = undefined>(
     probs: ProbsInput,
@@ -168,7 +237,14 @@ export interface LogitKit {
    * @param q predicted probabilities, same length as `p`.
    * @param options `classes` (required), `reduction` (default `batchmean`).
    * @returns nats: a number, or one value per row for `reduction: "none"`.
-   * @throws {TypeError | RangeError} on invalid input.
+   * @throws `TypeError` or `RangeError` on invalid input.
+   *
+   * @example
+   * ```js
+   * const p = new Float32Array([1, 0]);
+   * const q = new Float32Array([0.8, 0.2]);
+   * console.log(kit.crossEntropyOfProbs(p, q, { classes: 2 })); // 0.2231
+   * ```
    */
   crossEntropyOfProbs<R extends Reduction | undefined = undefined>(
     p: ProbsInput,
@@ -184,7 +260,14 @@ export interface LogitKit {
    * @param q predicted probabilities, same length as `p`.
    * @param options `classes` (required), `reduction` (default `batchmean`).
    * @returns nats: a number, or one value per row for `reduction: "none"`.
-   * @throws {TypeError | RangeError} on invalid input.
+   * @throws `TypeError` or `RangeError` on invalid input.
+   *
+   * @example
+   * ```js
+   * const p = new Float32Array([0.5, 0.5]);
+   * console.log(kit.klDivergenceOfProbs(p, new Float32Array([0.9, 0.1]), { classes: 2 })); // 0.5108
+   * console.log(kit.klDivergenceOfProbs(p, new Float32Array([1, 0]), { classes: 2 })); // Infinity
+   * ```
    */
   klDivergenceOfProbs<R extends Reduction | undefined = undefined>(
     p: ProbsInput,
@@ -200,7 +283,13 @@ export interface LogitKit {
    * @param options `classes` (required), `temperature` (default 1), `reduction` (default `batchmean`),
    *   `dtype` (default `"f32"`).
    * @returns nats: a number, or one value per row for `reduction: "none"`.
-   * @throws {TypeError | RangeError} on invalid input.
+   * @throws `TypeError` or `RangeError` on invalid input.
+   *
+   * @example
+   * ```js
+   * const logits = new Float32Array([0, 0, 0, 0, 5, 0, 0, 0]); // 2 rows x 4 classes
+   * console.log(kit.entropyOfLogits(logits, { classes: 4, reduction: "none" })); // [1.3863, 0.1191]
+   * ```
    */
   entropyOfLogits<R extends Reduction | undefined = undefined>(
     logits: LogitsInput,
@@ -215,7 +304,14 @@ export interface LogitKit {
    * @param options as `entropyOfLogits`, plus `gradOutput` with `reduction: "none"` and
    *   `gradOut` (see GradOutOptions).
    * @returns `{ loss, grad }`, `grad` with the shape of `logits`.
-   * @throws {TypeError | RangeError} on invalid input.
+   * @throws `TypeError` or `RangeError` on invalid input.
+   *
+   * @example
+   * ```js
+   * const { loss, grad } = kit.entropyOfLogitsWithGrad(new Float32Array([2, 1, 0]), { classes: 3 });
+   * console.log(loss); // 0.8324
+   * console.log(grad); // [-0.2826, 0.1408, 0.1418]
+   * ```
    */
   entropyOfLogitsWithGrad<R extends Reduction | undefined = undefined, G extends Float32Array | UploadedLogits = Float32Array>(
     logits: LogitsInput,
@@ -229,8 +325,8 @@ export interface LogitKit {
    * With labels y: loss_i = (1 - eps) w[y_i] (-log q_{i,y_i}) + (eps / C) sum_c w_c (-log q_{i,c});
    * rows whose label equals `ignoreIndex` contribute 0, and `mean` divides by the sum of
    * w[y_i] over the other rows (`NaN` when every row is ignored).
-   * With probability targets t: loss_i = -sum_c w_c t'_{i,c} log q_{i,c} with
-   * t' = (1 - eps) t + eps / C, terms with t' = 0 count 0, and `mean` divides by `rows`.
+   * With probability targets t: loss_i = -sum_c w_c u_{i,c} log q_{i,c} with the smoothed target
+   * u = (1 - eps) t + eps / C, terms with u = 0 count 0, and `mean` divides by `rows`.
    *
    * @param logits row-major `rows x classes` logits.
    * @param target labels (`Int32Array` or `number[]`, one per row) or targets (`Float32Array`
@@ -239,8 +335,21 @@ export interface LogitKit {
    *   (default -100), `labelSmoothing` (default 0), `temperature` (default 1), `dtype` (default
    *   `"f32"`, the logits' format; probability targets are float32).
    * @returns nats: a number, or one value per row for `reduction: "none"`.
-   * @throws {TypeError | RangeError} on invalid input, including a label outside
+   * @throws `TypeError` or `RangeError` on invalid input, including a label outside
    *   `[0, classes)` that is not `ignoreIndex`.
+   *
+   * @example
+   * ```js
+   * const logits = new Float32Array([2, 1, 0, 0, 3, 1]); // 2 rows x 3 classes
+   * console.log(kit.crossEntropy(logits, [0, 1], { classes: 3 })); // 0.2887
+   * console.log(kit.crossEntropy(logits, [0, 1], { classes: 3, reduction: "none" })); // [0.4076, 0.1698]
+   * // The second row is ignored, so the mean is over the first row alone.
+   * console.log(kit.crossEntropy(logits, [0, -100], { classes: 3 })); // 0.4076
+   * console.log(kit.crossEntropy(logits, [0, 1], { classes: 3, labelSmoothing: 0.1 })); // 0.4221
+   * // Probability targets, one row of classes per row of logits.
+   * const targets = new Float32Array([1, 0, 0, 0, 0.5, 0.5]);
+   * console.log(kit.crossEntropy(logits, targets, { classes: 3 })); // 0.7887
+   * ```
    */
   crossEntropy<R extends Reduction | undefined = undefined>(
     logits: LogitsInput,
@@ -258,7 +367,18 @@ export interface LogitKit {
    * @param options as `crossEntropy`, plus `gradOutput` with `reduction: "none"` and
    *   `gradOut` (see GradOutOptions).
    * @returns `{ loss, grad }`, `grad` with the shape of `logits`.
-   * @throws {TypeError | RangeError} on invalid input.
+   * @throws `TypeError` or `RangeError` on invalid input.
+   *
+   * @example
+   * ```js
+   * const { loss, grad } = kit.crossEntropyWithGrad(new Float32Array([2, 1, 0]), [0], { classes: 3 });
+   * console.log(loss); // 0.4076
+   * console.log(grad); // [-0.3348, 0.2447, 0.0900]
+   * // Per-row losses with an upstream gradient that keeps only the first row.
+   * const logits = new Float32Array([2, 1, 0, 0, 3, 1]);
+   * const rows = kit.crossEntropyWithGrad(logits, [0, 1], { classes: 3, reduction: "none", gradOutput: [1, 0] });
+   * console.log(rows.grad); // [-0.3348, 0.2447, 0.0900, 0, 0, 0]
+   * ```
    */
   crossEntropyWithGrad<R extends Reduction | undefined = undefined, G extends Float32Array | UploadedLogits = Float32Array>(
     logits: LogitsInput,
@@ -275,7 +395,15 @@ export interface LogitKit {
    * @param options `classes` (required), `temperature` (default 1), `reduction` (default `batchmean`),
    *   `dtype` (default `"f32"`).
    * @returns nats: a number, or one value per row for `reduction: "none"`.
-   * @throws {TypeError | RangeError} on invalid input.
+   * @throws `TypeError` or `RangeError` on invalid input.
+   *
+   * @example
+   * ```js
+   * const teacher = new Float32Array([2, 1, 0]);
+   * const student = new Float32Array([1, 1, 1]);
+   * console.log(kit.klDivergence(teacher, student, { classes: 3 })); // 0.2662
+   * console.log(kit.klDivergence(teacher, student, { classes: 3, temperature: 2 })); // 0.07842
+   * ```
    */
   klDivergence<R extends Reduction | undefined = undefined>(
     pLogits: LogitsInput,
@@ -289,7 +417,16 @@ export interface LogitKit {
    *
    * @param options as `klDivergence`, plus `gradOutput` with `reduction: "none"` and `gradOut`.
    * @returns `{ loss, grad }`, `grad` with the shape of `qLogits`.
-   * @throws {TypeError | RangeError} on invalid input.
+   * @throws `TypeError` or `RangeError` on invalid input.
+   *
+   * @example
+   * ```js
+   * const teacher = new Float32Array([2, 1, 0]);
+   * const student = new Float32Array([1, 1, 1]);
+   * const { loss, grad } = kit.klDivergenceWithGrad(teacher, student, { classes: 3 });
+   * console.log(loss); // 0.2662
+   * console.log(grad); // [-0.3319, 0.0886, 0.2433]
+   * ```
    */
   klDivergenceWithGrad<R extends Reduction | undefined = undefined, G extends Float32Array | UploadedLogits = Float32Array>(
     pLogits: LogitsInput,
@@ -306,7 +443,15 @@ export interface LogitKit {
    * @param options `classes` (required), `beta` (default 0.5), `temperature` (default 1),
    *   `reduction` (default `batchmean`), `dtype` (default `"f32"`).
    * @returns nats: a number, or one value per row for `reduction: "none"`.
-   * @throws {TypeError | RangeError} on invalid input.
+   * @throws `TypeError` or `RangeError` on invalid input.
+   *
+   * @example
+   * ```js
+   * const p = new Float32Array([2, 1, 0]);
+   * const q = new Float32Array([1, 1, 1]);
+   * console.log(kit.jsDivergence(p, q, { classes: 3 })); // 0.06871
+   * console.log(kit.jsDivergence(p, q, { classes: 3, beta: 0 })); // 0.2662
+   * ```
    */
   jsDivergence<R extends Reduction | undefined = undefined>(
     pLogits: LogitsInput,
@@ -320,7 +465,16 @@ export interface LogitKit {
    *
    * @param options as `jsDivergence`, plus `gradOutput` with `reduction: "none"` and `gradOut`.
    * @returns `{ loss, grad }`, `grad` with the shape of `qLogits`.
-   * @throws {TypeError | RangeError} on invalid input.
+   * @throws `TypeError` or `RangeError` on invalid input.
+   *
+   * @example
+   * ```js
+   * const p = new Float32Array([2, 1, 0]);
+   * const q = new Float32Array([1, 1, 1]);
+   * const { loss, grad } = kit.jsDivergenceWithGrad(p, q, { classes: 3 });
+   * console.log(loss); // 0.06871
+   * console.log(grad); // [-0.07804, 0.01307, 0.06497]
+   * ```
    */
   jsDivergenceWithGrad<R extends Reduction | undefined = undefined, G extends Float32Array | UploadedLogits = Float32Array>(
     pLogits: LogitsInput,
@@ -340,7 +494,17 @@ export interface LogitKit {
    * @param options `classes` (required), `temperature` (default 1), `alpha` (default 0.5),
    *   `labels`, `ignoreIndex` (default -100), `dtype` (default `"f32"`).
    * @returns the loss in nats (`NaN` when every row is ignored).
-   * @throws {TypeError | RangeError} on invalid input.
+   * @throws `TypeError` or `RangeError` on invalid input.
+   *
+   * @example
+   * ```js
+   * const student = new Float32Array([1, 1, 1]);
+   * const teacher = new Float32Array([2, 1, 0]);
+   * const options = { classes: 3, temperature: 2, alpha: 0.5, labels: [0] };
+   * console.log(kit.distillationLoss(student, teacher, options)); // 0.7061
+   * // Without labels: T^2 KL(teacher ‖ student) at T = 2.
+   * console.log(kit.distillationLoss(student, teacher, { classes: 3, temperature: 2 })); // 0.3137
+   * ```
    */
   distillationLoss(studentLogits: LogitsInput, teacherLogits: LogitsInput, options: DistillationOptions): number;
 
@@ -350,7 +514,16 @@ export interface LogitKit {
    *
    * @param options as `distillationLoss`, plus `gradOut` (see GradOutOptions).
    * @returns `{ loss, grad }`, `grad` with the shape of `studentLogits`.
-   * @throws {TypeError | RangeError} on invalid input.
+   * @throws `TypeError` or `RangeError` on invalid input.
+   *
+   * @example
+   * ```js
+   * const student = new Float32Array([1, 1, 1]);
+   * const teacher = new Float32Array([2, 1, 0]);
+   * const { loss, grad } = kit.distillationLossWithGrad(student, teacher, { classes: 3, temperature: 2, labels: [0] });
+   * console.log(loss); // 0.7061
+   * console.log(grad); // [-0.5065, 0.1928, 0.3137]
+   * ```
    */
   distillationLossWithGrad<G extends Float32Array | UploadedLogits = Float32Array>(
     studentLogits: LogitsInput,
@@ -369,9 +542,9 @@ export interface LogitKit {
    *   mass outside S is pushed down.
    * - `tail: "bucket"`: P_j = exp(v_j) and the tail mass r = 1 - sum_S P_j, kept as one class.
    *   Soft term sum_S P_j log(P_j / Q_j) + r log(r / Q_tail) with Q_tail = sum_{i not in S} Q_i.
-   *   It needs log-probabilities over the full vocabulary (`values: "logprobs"`) at temperature
-   *   1. When sum_S P_j reaches 1 (rounding, at most 1 + 1e-4) or S lists every class, the P_j
-   *   are divided by their sum and r = 0.
+   *   It needs log-probabilities over the full vocabulary (`values: "logprobs"`) at
+   *   temperature 1. When sum_S P_j reaches 1 (rounding, at most 1 + 1e-4) or S lists every
+   *   class, the P_j are divided by their sum and r = 0.
    *
    * loss = alpha soft + (1 - alpha) CE(s, labels), the hard term at temperature 1, reduced over
    * the rows whose label is not `ignoreIndex`. Without `labels` the loss is the soft term and
@@ -385,8 +558,18 @@ export interface LogitKit {
    * @param options `classes` (required), `values` (`logprobs`), `tail` (`drop`), `temperature`
    *   (1), `alpha` (0.5), `labels`, `ignoreIndex` (-100), `reduction` (`mean`, `sum` or `none`).
    * @returns nats: a number, or one value per row for `reduction: "none"`.
-   * @throws {TypeError | RangeError} on invalid input, also for a log-probability above 1e-4, a
+   * @throws `TypeError` or `RangeError` on invalid input, also for a log-probability above 1e-4, a
    *   `bucket` row whose probabilities sum above 1 + 1e-4, and a `drop` row with only padding.
+   *
+   * @example
+   * ```js
+   * // One row of 4 classes; the teacher returned tokens 0 and 2 with their log-probabilities.
+   * const student = new Float32Array([1, 0.5, 0, -1]);
+   * const indices = [0, 2];
+   * const logprobs = new Float32Array([-0.2, -1.8]);
+   * console.log(kit.topKDistillationLoss(student, indices, logprobs, { classes: 4 })); // 0.4619
+   * console.log(kit.topKDistillationLoss(student, indices, logprobs, { classes: 4, tail: "bucket" })); // 0.3893
+   * ```
    */
   topKDistillationLoss<R extends "none" | "sum" | "mean" | undefined = undefined>(
     studentLogits: LogitsInput,
@@ -404,7 +587,16 @@ export interface LogitKit {
    * @param options as `topKDistillationLoss`, plus `gradOutput` with `reduction: "none"` and
    *   `gradOut` (see GradOutOptions).
    * @returns `{ loss, grad }`, `grad` with the shape of `studentLogits`.
-   * @throws {TypeError | RangeError} on invalid input.
+   * @throws `TypeError` or `RangeError` on invalid input.
+   *
+   * @example
+   * ```js
+   * const student = new Float32Array([1, 0.5, 0, -1]);
+   * const logprobs = new Float32Array([-0.2, -1.8]);
+   * const { loss, grad } = kit.topKDistillationLossWithGrad(student, [0, 2], logprobs, { classes: 4, tail: "bucket" });
+   * console.log(loss); // 0.3893
+   * console.log(grad); // [-0.3447, 0.2744, 0.009073, 0.06123]
+   * ```
    */
   topKDistillationLossWithGrad<
     R extends "none" | "sum" | "mean" | undefined = undefined,
@@ -443,8 +635,17 @@ export interface VocabAccumulator {
    * @param options `offset` (required): the first class of the chunk. `teacher`: the teacher's
    * logits of the same classes, `rows x width`, for `klDivergence`; every chunk must have them
    * or none. `dtype`: the format of the 16-bit logits, as in `LogitKit.softmax`.
-   * @throws {TypeError | RangeError} on invalid input, a range outside the vocabulary or one that
+   * @throws `TypeError` or `RangeError` on invalid input, a range outside the vocabulary or one that
    * overlaps an earlier chunk. A failed call leaves the accumulator unchanged.
+   *
+   * @example
+   * ```js
+   * const acc = kit.vocabAccumulator({ rows: 1, classes: 4 });
+   * acc.add(new Float32Array([2, 1]), { offset: 0 });
+   * console.log(acc.covered); // 2
+   * acc.add(new Float32Array([0, -1]), { offset: 2 });
+   * console.log(acc.logSumExp()); // [2.4402]
+   * ```
    */
   add(logits: Float32Array | HalfLogitsInput, options: VocabAddOptions): void;
 
@@ -452,26 +653,95 @@ export interface VocabAccumulator {
    * Adds the chunks of another accumulator with the same `rows`, `classes` and `temperature`,
    * given as the accumulator or as its `state()`. Labels and label smoothing are those of this
    * accumulator, so the other one must have been created with the same labels.
-   * @throws {TypeError | RangeError} when the shapes differ or the chunks overlap.
+   * @throws `TypeError` or `RangeError` when the shapes differ or the chunks overlap.
+   *
+   * @example
+   * ```js
+   * // Two workers each reduce one half of the vocabulary; the states merge in any order.
+   * const left = kit.vocabAccumulator({ rows: 1, classes: 4 });
+   * left.add(new Float32Array([2, 1]), { offset: 0 });
+   * const right = kit.vocabAccumulator({ rows: 1, classes: 4 });
+   * right.add(new Float32Array([0, -1]), { offset: 2 });
+   * left.merge(structuredClone(right.state()));
+   * console.log(left.entropy()); // 0.9475
+   * ```
    */
   merge(other: VocabAccumulator | VocabState): void;
 
-  /** Returns a copy of the partial state, for `merge` in another thread or process. */
+  /**
+   * Returns a copy of the partial state, for `merge` in another thread or process.
+   *
+   * @example
+   * ```js
+   * const acc = kit.vocabAccumulator({ rows: 1, classes: 4 });
+   * acc.add(new Float32Array([2, 1]), { offset: 0 });
+   * console.log(acc.state().ranges); // [0, 2]
+   * ```
+   */
   state(): VocabState;
 
-  /** Returns logsumexp(z / T) of each row; see `LogitKit.logSumExp`. */
+  /**
+   * Returns logsumexp(z / T) of each row; see {@link LogitKit.logSumExp}.
+   *
+   * @throws `RangeError` when a class is not covered yet.
+   *
+   * @example
+   * ```js
+   * const acc = kit.vocabAccumulator({ rows: 1, classes: 4, temperature: 2 });
+   * acc.add(new Float32Array([2, 1, 0, -1]), { offset: 0 });
+   * console.log(acc.logSumExp()); // [1.7873]
+   * ```
+   */
   logSumExp(): Float32Array;
 
-  /** Returns the entropy of softmax(z / T); see `LogitKit.entropyOfLogits` (default reduction `batchmean`). */
+  /**
+   * Returns the entropy of softmax(z / T); see {@link LogitKit.entropyOfLogits}.
+   *
+   * @param options `reduction` (default `batchmean`).
+   * @throws `RangeError` when a class is not covered yet.
+   *
+   * @example
+   * ```js
+   * const acc = kit.vocabAccumulator({ rows: 2, classes: 2 });
+   * acc.add(new Float32Array([0, 5]), { offset: 0 }); // column 0 of both rows
+   * acc.add(new Float32Array([0, 0]), { offset: 1 });
+   * console.log(acc.entropy({ reduction: "none" })); // [0.6931, 0.04018]
+   * ```
+   */
   entropy<R extends Reduction | undefined = undefined>(options?: { reduction?: R }): Reduced<R, "batchmean">;
 
   /**
    * Returns the cross-entropy of softmax(z / T) with the accumulator's labels, with label
-   * smoothing and ignored rows; see `LogitKit.crossEntropy` (default reduction `mean`). Class
-   * weights are not supported.
+   * smoothing and ignored rows; see {@link LogitKit.crossEntropy}. Class weights are not
+   * supported.
+   *
+   * @param options `reduction` (default `mean`).
+   * @throws `TypeError` when the accumulator has no labels.
+   * @throws `RangeError` when a class is not covered yet.
+   *
+   * @example
+   * ```js
+   * const acc = kit.vocabAccumulator({ rows: 2, classes: 3, labels: [0, -100], labelSmoothing: 0.1 });
+   * acc.add(new Float32Array([2, 1, 0, 0, 3, 1]), { offset: 0 });
+   * console.log(acc.crossEntropy({ reduction: "none" })); // [0.5076, 0]
+   * ```
    */
   crossEntropy<R extends Reduction | undefined = undefined>(options?: { reduction?: R }): Reduced<R, "mean">;
 
-  /** Returns KL(teacher ‖ model) at temperature T; see `LogitKit.klDivergence` (default reduction `batchmean`). */
+  /**
+   * Returns KL(teacher ‖ model) at temperature T; see {@link LogitKit.klDivergence}.
+   *
+   * @param options `reduction` (default `batchmean`).
+   * @throws `TypeError` when the chunks came without `teacher` logits.
+   * @throws `RangeError` when a class is not covered yet.
+   *
+   * @example
+   * ```js
+   * const acc = kit.vocabAccumulator({ rows: 1, classes: 4 });
+   * acc.add(new Float32Array([2, 1]), { offset: 0, teacher: new Float32Array([1, 1]) });
+   * acc.add(new Float32Array([0, -1]), { offset: 2, teacher: new Float32Array([1, 1]) });
+   * console.log(acc.klDivergence()); // 0.5539
+   * ```
+   */
   klDivergence<R extends Reduction | undefined = undefined>(options?: { reduction?: R }): Reduced<R, "batchmean">;
 }

@@ -14,11 +14,19 @@ import type { LoadOptions } from "./types.js";
  * backends/small-inputs.ts).
  *
  * @param options `backend`: `"auto"` (default), `"wasm"` or `"js"`; `threads`: threads per
- * call, the calling thread included (default 1), see `LoadOptions.threads`.
+ * call, the calling thread included (default 1), see {@link LoadOptions.threads}.
  * @returns a promise of the API object; `kit.backend` names the backend in use and
  * `kit.threads` the threads that run.
- * The promise rejects with a `TypeError` or `RangeError` for invalid options, and with an
+ * @throws The promise rejects with a `TypeError` or `RangeError` for invalid options, and with an
  * `Error` when `backend: "wasm"` is requested where WebAssembly SIMD cannot run.
+ *
+ * @example
+ * ```js
+ * const kit = await loadLogitKit(); // "auto": wasm where WebAssembly SIMD works, else js
+ * console.log(kit.backend); // "wasm"
+ * const fallback = await loadLogitKit({ backend: "js" });
+ * console.log(fallback.softmax(new Float32Array([2, 1, 0]), { classes: 3 })); // [0.665, 0.245, 0.090]
+ * ```
  */
 export async function loadLogitKit(options: LoadOptions = {}): Promise<LogitKit> {
   return createLogitKit("loadLogitKit", checkLoadOptions("loadLogitKit", options), embeddedModules);

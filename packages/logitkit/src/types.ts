@@ -40,6 +40,7 @@ export type Labels = Int32Array | readonly number[];
 
 /** Loss value and its gradient with respect to the logits (same shape as the logits). */
 export interface LossWithGrad<L, G extends Float32Array | UploadedLogits = Float32Array> {
+  /** The reduced loss in nats, or one value per row for `reduction: "none"`. */
   loss: L;
   /** A new array, or the `gradOut` buffer when one was given. */
   grad: G;
@@ -62,7 +63,9 @@ export type LogitsDtype = "f32" | "bf16" | "f16";
  * not. Declared by its brand, so that these types compile without the `esnext` lib.
  */
 export interface Float16ArrayLike extends ArrayBufferView {
+  /** Brand of a `Float16Array`. */
   readonly [Symbol.toStringTag]: "Float16Array";
+  /** Number of elements. */
   readonly length: number;
 }
 
@@ -260,8 +263,11 @@ export interface VocabAddOptions extends DtypeOptions {
  * with `merge(state)`. Its fields are internal sums; only `ranges` is meant to be read.
  */
 export interface VocabState {
+  /** Rows of the accumulator. */
   rows: number;
+  /** Size of the whole vocabulary. */
   classes: number;
+  /** Temperature T of the accumulator. */
   temperature: number;
   /** Whether the chunks came with teacher logits; null before the first chunk. */
   teacher: boolean | null;

@@ -124,16 +124,29 @@ export interface WorkerKitTestOptions {
  * browsers) and returns an object whose methods are those of `LogitKit`, returning promises.
  * Use it to keep a page's main thread or a server's event loop free during large calls. Each
  * call costs one copy of its inputs and a message each way, so small calls are faster on
- * `loadLogitKit`. See `LogitKitWorker` for the rules on arguments, errors and worker failures.
+ * `loadLogitKit`. See {@link LogitKitWorker} for the rules on arguments, errors and worker failures.
  *
  * @param options the options of `loadLogitKit`: `backend` (default `auto`) and `threads` (default
  * 1), which apply inside the worker. With `threads` above 1 the worker starts its own thread pool.
  * @returns a promise of the object, once the worker has loaded the backend.
- * The promise rejects with a `TypeError` or `RangeError` for invalid options, and with an `Error`
+ * @throws The promise rejects with a `TypeError` or `RangeError` for invalid options, and with an `Error`
  * when no worker can start (for example, a Content-Security-Policy without `worker-src blob:`)
  * or when `backend: "wasm"` is requested where WebAssembly SIMD cannot run.
+ *
+ * @example
+ * ```js
+ * const remote = await loadLogitKitWorker({ backend: "auto", threads: 1 });
+ * const logits = new Float32Array([2, 1, 0, 0, 3, 1]);
+ * const { loss } = await remote.crossEntropyWithGrad(logits, [0, 1], { classes: 3 });
+ * console.log(loss); // 0.2887
+ * await remote.dispose(); // rejects pending calls and ends the worker
+ * ```
  */
-export async function loadLogitKitWorker(options: LoadOptions = {}, testing: WorkerKitTestOptions = {}): Promise<LogitKitWorker> {
+export async function loadLogitKitWorker(
+  options: LoadOptions = {},
+  /** @internal Hooks for the library's own tests. */
+  testing: WorkerKitTestOptions = {},
+): Promise<LogitKitWorker> {
   const checked = checkLoadOptions(FN, options);
 
   // The calling thread compiles the kernels once per realm and sends the modules to each worker.
