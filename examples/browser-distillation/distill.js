@@ -1,7 +1,7 @@
 /**
  * Distillation of a linear softmax model. A fixed teacher W_t maps all features x to logits
- * x W_t. The student W_s sees only the first `studentFeatures` of them, starts at zero and learns
- * the teacher's tempered distribution from the distillation loss
+ * x W_t. The student W_s gets only x', the first `studentFeatures` of them. It starts at zero
+ * and learns the teacher's tempered distribution from the distillation loss
  * T² KL(softmax(x W_t / T) ‖ softmax(x' W_s / T)) by full-batch gradient descent. The hidden
  * features keep the loss above 0, as for a student smaller than its teacher.
  */
