@@ -1,14 +1,16 @@
 /**
- * The onnxruntime-web-output example in Node.js, with onnxruntime-web's Node build: temperature
- * softmax and top-k on float32 and float16 output tensors against float64 values.
+ * The onnxruntime-web-output example in Node.js, with onnxruntime-web's Node build: the output
+ * of its hand-built ONNX model, and temperature softmax and top-k on float32 and float16 output
+ * tensors, against float64 values.
  */
 import { temperatureSoftmax, topK } from "@logitkit/example-onnxruntime-web-output";
+import { BIAS, createSession, HIDDEN_SIZE, VOCABULARY, WEIGHTS } from "@logitkit/example-onnxruntime-web-output/lm-head.mjs";
 import { loadLogitKit, type LogitKit } from "logitkit";
 import * as ort from "onnxruntime-web";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCommand } from "../../consumers/src/commands.js";
 import { exampleDir } from "../src/paths.js";
-import { logSoftmax64, randomLogits, worstRatio } from "../src/reference.js";
+import { logSoftmax64, matMul64, randomLogits, worstRatio } from "../src/reference.js";
 
 const ROWS = 6;
 const CLASSES = 517;
@@ -56,6 +58,23 @@ describe("onnxruntime-web-output example", () => {
     expect(worstRatio(probs.data as Float32Array, picked, 1e-5, 1e-12)).toBeLessThanOrEqual(1);
   });
 
+  it("session output matches x W + b", async () => {
+    const rows = 5;
+    const hidden = randomLogits(rows * HIDDEN_SIZE, 2, 41);
+    const session = await createSession();
+    const { logits: output } = await session.run({ x: new ort.Tensor("float32", hidden, [rows, HIDDEN_SIZE]) });
+    await session.release();
+
+    const expected = matMul64(hidden, WEIGHTS, rows, HIDDEN_SIZE, HIDDEN_SIZE, VOCABULARY.length).map((value, i) => value + BIAS[i % VOCABULARY.length]);
+    expect(output.type).toBe("float32");
+    expect(output.dims).toEqual([rows, VOCABULARY.length]);
+    // Float32 sums of 4 products of values below 2: their error is below 1e-6 absolute.
+    expect(worstRatio(output.data as Float32Array, expected, 1e-6, 1e-6)).toBeLessThanOrEqual(1);
+
+    const { indices } = topK(kit, output as ort.Tensor, 3, 1);
+    expect(Array.from(indices.data as Int32Array)).toEqual(topK64(logSoftmax64(output.data as Float32Array, VOCABULARY.length), VOCABULARY.length, 3).flat());
+  });
+
   it("reads float16 tensors", () => {
     // float16 bits of 1, 2 and 0.5 in one row: 0x3c00, 0x4000, 0x3800.
     const half = new ort.Tensor("float16", new Uint16Array([0x3c00, 0x4000, 0x3800]), [1, 3]);
@@ -74,9 +93,10 @@ describe("onnxruntime-web-output example", () => {
   it("runs index.mjs", async () => {
     const { stdout } = await runCommand(process.execPath, ["index.mjs"], { cwd: exampleDir("onnxruntime-web-output"), timeout: 60_000 });
 
-    expect(stdout).toContain("backend: wasm");
-    // Row 0's largest logit is "the" (2.1) and row 1's is "cat" (2.7), at every temperature.
-    expect(stdout.match(/row 0: the /g)).toHaveLength(3);
-    expect(stdout.match(/row 1: cat /g)).toHaveLength(3);
+    expect(stdout).toContain("backend: wasm, logits float32 dims [2, 10]");
+    // The LM head gives index.mjs's first hidden state the largest logit at "dog" and its second
+    // at "the"; a temperature does not change the order.
+    expect(stdout.match(/row 0: dog /g)).toHaveLength(3);
+    expect(stdout.match(/row 1: the /g)).toHaveLength(3);
   });
 });
