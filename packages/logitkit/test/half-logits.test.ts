@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadLogitKit, loadLogitKitWorker } from "../src/index.js";
 import type { LogitKit } from "../src/index.js";
+import { expectError } from "./expect-error.js";
 
 type Dtype = "bf16" | "f16";
 type KitConfig = { backend: "js" | "wasm"; threads?: number };
@@ -432,14 +433,7 @@ describe.each(KITS)("invalid 16-bit input on %s", (_, config) => {
 
   /** Checks that `call` throws `type` with `message` in its message, and that the kit still works. */
   function expectRejected(call: () => unknown, type: typeof TypeError | typeof RangeError, message: string): void {
-    let caught: unknown;
-    try {
-      call();
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught, "the call must throw").toBeInstanceOf(type);
-    expect((caught as Error).message).toContain(message);
+    expectError(call, type, [message]);
 
     const probs = kit.softmax(z6, { classes: 3, dtype: "bf16" });
     expect(probs[2]).toBeCloseTo(Math.exp(2) / (1 + Math.exp(1) + Math.exp(2)), 6);

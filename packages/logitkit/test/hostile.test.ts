@@ -10,9 +10,9 @@ import { withSmallInputsOnJs } from "../src/backends/small-inputs.js";
 import { loadLogitKit } from "../src/index.js";
 import type { LogitKit, UploadedLogits } from "../src/index.js";
 import { createKit } from "../src/kit.js";
+import { type ErrorType, expectError } from "./expect-error.js";
 
 type KitConfig = { backend: "js" | "wasm"; threads?: number };
-type ErrorType = typeof TypeError | typeof RangeError;
 type Invalid = [description: string, call: (kit: LogitKit) => unknown, type: ErrorType, pieces: string[]];
 
 const KITS: Array<[string, KitConfig]> = [
@@ -70,18 +70,6 @@ function expectUsable(kit: LogitKit): void {
   expect(Math.abs(loss - expectedLoss)).toBeLessThan(1e-5);
   const c = labels[3];
   expect(Math.abs(grad[3 * CLASSES + c] - (expectedProbs[3 * CLASSES + c] - 1) / ROWS)).toBeLessThan(1e-6);
-}
-
-/** Runs `call` and checks that it throws `type` with a message that contains every piece. */
-function expectError(call: () => unknown, type: ErrorType, pieces: string[]): void {
-  let caught: unknown;
-  try {
-    call();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught, "the call must throw").toBeInstanceOf(type);
-  for (const piece of pieces) expect((caught as Error).message).toContain(piece);
 }
 
 /** Returns a copy of `values` whose buffer has been transferred away (detached). */

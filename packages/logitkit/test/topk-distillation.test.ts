@@ -13,6 +13,7 @@ import {
   type TopKOptions64,
   worstRatio,
 } from "./reference.js";
+import { expectError } from "./expect-error.js";
 
 // `wasm` runs the SIMD kernels on every size. `loaded` is loadLogitKit's wasm backend, which sends
 // inputs of at most 64 logits to the js kernels.
@@ -578,14 +579,7 @@ describe.each(["wasm", "js"])("%s backend: top-k distillation rejects invalid in
   for (const [description, call, type, pieces] of INVALID) {
     it(description, () => {
       const kit = kits[name];
-      let caught: unknown;
-      try {
-        call(kit);
-      } catch (error) {
-        caught = error;
-      }
-      expect(caught).toBeInstanceOf(type);
-      for (const piece of pieces) expect((caught as Error).message).toContain(piece);
+      expectError(() => call(kit), type, pieces);
 
       // The object stays usable: a valid call right after gives the reference value.
       const loss = kit.topKDistillationLoss(s6, i4, v4, { classes: 3 });

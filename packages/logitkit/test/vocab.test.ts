@@ -8,6 +8,7 @@ import { createKit } from "../src/kit.js";
 import { loadWasmKernels } from "../src/backends/embedded.js";
 import { loadLogitKit, type LogitKit, type VocabAccumulator, type VocabState } from "../src/index.js";
 import { crossEntropyLabel64, entropyOfLogits64, klLogits64, logSumExp64, randomNormal, rowsOf } from "./reference.js";
+import { expectError } from "./expect-error.js";
 
 /** A deterministic generator of floats in [0, 1). */
 function generator(seed: number): () => number {
@@ -241,16 +242,7 @@ describe.each(KITS)("vocabAccumulator on %s", (_name, load) => {
       [() => acc.merge(null as never), TypeError, "merge: other must be a VocabAccumulator or its state(), got null."],
       [() => kit.vocabAccumulator({ rows: 2, classes: 10 }).crossEntropy(), TypeError, "crossEntropy: the accumulator has no labels"],
     ];
-    for (const [run, type, text] of cases) {
-      let caught: unknown;
-      try {
-        run();
-      } catch (error) {
-        caught = error;
-      }
-      expect(caught, text).toBeInstanceOf(type);
-      expect((caught as Error).message).toContain(text);
-    }
+    for (const [run, type, text] of cases) expectError(run, type, [text]);
 
     const after = acc.state();
     expect(after.ranges).toEqual(before.ranges);
