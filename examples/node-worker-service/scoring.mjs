@@ -29,13 +29,16 @@ export function parseScoreRequest(body) {
   if (!Array.isArray(logits) || logits.length === 0 || logits.length % classes !== 0) {
     throw new RequestError(`logits must be a non-empty array of rows x classes numbers (classes = ${classes})`);
   }
-  if (!logits.every((value) => typeof value === "number")) {
-    throw new RequestError("logits must contain only numbers");
+  // JSON has no NaN or Infinity, and a number beyond the float32 range would become Infinity.
+  if (!logits.every((value) => typeof value === "number" && Number.isFinite(Math.fround(value)))) {
+    throw new RequestError("logits must contain only numbers within the float32 range (magnitude at most 3.4e38)");
   }
 
+  // Every token is scored: logitkit's ignoreIndex (-100) would leave a row out of the perplexity.
   const rows = logits.length / classes;
-  if (tokens !== undefined && (!Array.isArray(tokens) || tokens.length !== rows)) {
-    throw new RequestError(`tokens must be an array of ${rows} class indices, one per row`);
+  const isClass = (token) => Number.isInteger(token) && token >= 0 && token < classes;
+  if (tokens !== undefined && (!Array.isArray(tokens) || tokens.length !== rows || !tokens.every(isClass))) {
+    throw new RequestError(`tokens must be an array of ${rows} class indices in [0, ${classes}), one per row`);
   }
   return { classes, rows, logits: Float32Array.from(logits), tokens };
 }

@@ -101,12 +101,15 @@ async function runComparison(argv: readonly string[], options: CompareOptions, f
       onChunk: progress.onChunk,
     });
     progress.clear();
+
+    // dispose() drops kit.threads to 1, so the report reads it first.
+    const threads = kit.threads;
     kit.dispose();
 
     return buildCompareReport(result, {
       command: ["pnpm", "compare", ...argv].map(quoteArg).join(" "),
       backend: kit.backend,
-      threads: kit.threads,
+      threads,
       temperature: options.temperature,
       rowsPerChunk,
       base: inputs.base.layout,

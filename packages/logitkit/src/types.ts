@@ -271,6 +271,10 @@ export interface VocabState {
   temperature: number;
   /** Whether the chunks came with teacher logits; null before the first chunk. */
   teacher: boolean | null;
+  /** The labels of the accumulator, which a merge requires to be the same; null without labels. */
+  labels: Int32Array | null;
+  /** The `ignoreIndex` of the accumulator. */
+  ignoreIndex: number;
   /** The classes covered so far, as sorted [start, end) pairs: [0, 128, 256, 512] covers 0-127 and 256-511. */
   ranges: number[];
   /** 12 float64 sums per row. */

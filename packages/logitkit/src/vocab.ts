@@ -210,6 +210,13 @@ function logitAt(z: Logits, index: number): number {
 const RESULT_OPTIONS = ["reduction"];
 const ACCUMULATOR_OPTIONS = ["rows", "classes", "temperature", "labels", "ignoreIndex", "labelSmoothing"];
 
+/** Returns whether a state's labels (from `state()`, possibly cloned) equal `labels`. */
+function sameLabels(labels: Int32Array, ignoreIndex: number, other: unknown, otherIgnoreIndex: unknown): boolean {
+  if (!(other instanceof Int32Array) || other.length !== labels.length || otherIgnoreIndex !== ignoreIndex) return false;
+  for (let i = 0; i < labels.length; i++) if (other[i] !== labels[i]) return false;
+  return true;
+}
+
 /** Checks an integer option in [min, max]. */
 function checkInteger(fn: string, name: string, value: unknown, min: number, max: number, expected: string): number {
   if (typeof value !== "number") throw new TypeError(`${fn}: options.${name} must be ${expected}, got ${describe(value)}.`);
@@ -295,6 +302,11 @@ export function createVocabAccumulator(kernels: RowKernels, options: VocabAccumu
         );
       }
       const width = length / rows;
+      if (width > classes) {
+        throw new RangeError(
+          `${name}: logits.length must be at most rows x classes (${rows * classes}), got ${length}; the chunk is ${width} classes wide.`,
+        );
+      }
       const offset = checkInteger(name, "offset", a.offset, 0, classes - width, `an integer from 0 to ${classes - width} (classes - width)`);
       const t = a.teacher === undefined ? null : checkTeacher(name, a.teacher, length);
       settleDtype(name, a.dtype, [["logits", z], ["options.teacher", t]]);
@@ -359,6 +371,14 @@ export function createVocabAccumulator(kernels: RowKernels, options: VocabAccumu
         throw new TypeError(`${name}: other.teacher must be true, false or null, got ${describe(state.teacher)}.`);
       }
       if (state.teacher !== null) checkTeacherUse(name, state.teacher);
+
+      // Each accumulator records the logit of its own labels, so the labels must agree.
+      if (labels !== null && !sameLabels(labels, ignoreIndex, state.labels, state.ignoreIndex)) {
+        throw new RangeError(
+          `${name}: other was created with other labels (or none), and crossEntropy needs the label's logit from ` +
+            "the chunk that holds it; create every accumulator with the same labels and ignoreIndex.",
+        );
+      }
       for (let i = 0; i < otherRanges.length; i += 2) {
         const clash = overlapping(ranges, otherRanges[i], otherRanges[i + 1]);
         if (clash >= 0) {
@@ -369,7 +389,7 @@ export function createVocabAccumulator(kernels: RowKernels, options: VocabAccumu
         }
       }
 
-      mergeAll(state.sums, state.labelSeen, state.teacher === true);
+      mergeAll(state.sums, labels === null ? new Uint8Array(rows) : state.labelSeen, state.teacher === true);
       if (state.teacher !== null) teacher = state.teacher;
       for (let i = 0; i < otherRanges.length; i += 2) insertRange(ranges, otherRanges[i], otherRanges[i + 1]);
     },
@@ -380,6 +400,8 @@ export function createVocabAccumulator(kernels: RowKernels, options: VocabAccumu
         classes,
         temperature,
         teacher,
+        labels: labels === null ? null : labels.slice(),
+        ignoreIndex,
         ranges: ranges.slice(),
         sums: sums.slice(),
         labelSeen: labelSeen.slice(),

@@ -195,6 +195,9 @@ export async function loadLogitKitWorker(
       else call.reject(rebuildError(message.name, message.message));
     });
 
+    // A message listener refs a Node.js worker again, so an idle worker would keep the process alive.
+    worker.unref?.();
+
     // A stopped worker is replaced on the next call. Its pending calls can no longer get a reply.
     onStopped(worker, (detail) => {
       if (live === current) {

@@ -241,6 +241,10 @@ describe.each(KITS)("vocabAccumulator on %s", (_name, load) => {
       [() => acc.merge({ ...before, sums: new Float64Array(3) }), TypeError, "merge: other.sums must be a Float64Array of 24 values"],
       [() => acc.merge(null as never), TypeError, "merge: other must be a VocabAccumulator or its state(), got null."],
       [() => kit.vocabAccumulator({ rows: 2, classes: 10 }).crossEntropy(), TypeError, "crossEntropy: the accumulator has no labels"],
+      [() => acc.add(new Float32Array(2 * 11), { offset: 0 }), RangeError, "add: logits.length must be at most rows x classes (20), got 22"],
+      [() => acc.merge(kit.vocabAccumulator({ rows: 2, classes: 10, labels: [1, 3] })), RangeError, "merge: other was created with other labels"],
+      [() => acc.merge(kit.vocabAccumulator({ rows: 2, classes: 10 })), RangeError, "merge: other was created with other labels (or none)"],
+      [() => acc.merge(kit.vocabAccumulator({ rows: 2, classes: 10, labels: [1, 2], ignoreIndex: 5 })), RangeError, "other labels"],
     ];
     for (const [run, type, text] of cases) expectError(run, type, [text]);
 
@@ -253,6 +257,25 @@ describe.each(KITS)("vocabAccumulator on %s", (_name, load) => {
     acc.add(new Float32Array(2 * 4), { offset: 6 });
     expectClose(acc.logSumExp(), [Math.log(10), Math.log(10)], 1e-7, 0, "uniform rows");
     expectClose([acc.crossEntropy() as number], [Math.log(10)], 1e-7, 0, "uniform cross-entropy");
+  });
+});
+
+describe("vocabAccumulator labels across merges", () => {
+  it("takes each label's logit from the shard that holds it", async () => {
+    const kit = await loadLogitKit({ backend: "js" });
+    const z = Float32Array.of(1, 2, 3, 4, 0.5, -1, 2, 7);
+    const labels = [0, 3];
+    const left = kit.vocabAccumulator({ rows: 2, classes: 4, labels });
+    left.add(columns(z, 4, 0, 2), { offset: 0 });
+    const right = kit.vocabAccumulator({ rows: 2, classes: 4, labels });
+    right.add(columns(z, 4, 2, 4), { offset: 2 });
+    right.merge(structuredClone(left.state()));
+    expectClose(right.crossEntropy({ reduction: "none" }) as Float32Array, kit.crossEntropy(z, labels, { classes: 4, reduction: "none" }), 1e-7, 1e-7, "CE");
+
+    // Without labels of its own, an accumulator merges labelled shards and still gives the other results.
+    const plain = kit.vocabAccumulator({ rows: 2, classes: 4 });
+    plain.merge(right);
+    expectClose(plain.logSumExp(), kit.logSumExp(z, { classes: 4 }), 1e-7, 1e-7, "logSumExp");
   });
 });
 

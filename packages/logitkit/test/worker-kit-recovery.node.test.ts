@@ -3,6 +3,8 @@
  * the cause, and the next call starts a new worker and gets the right values. Node.js only: a terminated Web
  * Worker sends no event, and only the library itself holds the worker in a browser.
  */
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { ModuleWorker } from "../src/backends/spawn.js";
 import { loadLogitKit } from "../src/index.js";
@@ -44,4 +46,15 @@ describe("a LogitKitWorker whose worker thread dies", () => {
     await remote.dispose();
     expect(await exited).toBe(1);
   });
+
+  it("lets an idle Node.js process exit", () => {
+    // The built bundle, as a user's script imports it; turbo builds it before the tests.
+    const bundle = fileURLToPath(new URL("../dist/index.js", import.meta.url));
+    const script = `import { loadLogitKitWorker } from ${JSON.stringify(bundle)}; await loadLogitKitWorker({ threads: 2 }); console.log("loaded");`;
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 30_000 });
+
+    // A worker that kept the process alive would hit the timeout, which leaves status null.
+    expect(run.stdout.trim()).toBe("loaded");
+    expect(run.status).toBe(0);
+  }, 60_000);
 });

@@ -92,7 +92,9 @@ export async function startModuleWorker(
   try {
     const worker = new Worker(url, { type: "module" });
     return await new Promise((resolve, reject) => {
-      const onError = (event: ErrorEvent) => reject(new Error(event.message || "a worker failed to start"));
+      // A Content-Security-Policy without `worker-src blob:` fails here with no message of its own.
+      const onError = (event: ErrorEvent) =>
+        reject(new Error(event.message || "a worker failed to start (a Content-Security-Policy must allow worker-src blob:)"));
       worker.addEventListener("error", onError);
       worker.addEventListener(
         "message",
