@@ -90,7 +90,9 @@ describe("node-worker-service example", () => {
     const cases = [
       { body: "{", message: /invalid request: .*JSON/ },
       { body: JSON.stringify({ classes: 3, logits: [1, 2] }), message: /rows x classes/ },
-      { body: JSON.stringify({ classes: 2, logits: [1, 2], tokens: [5] }), message: /invalid request: crossEntropy: target\[0\] must be in \[0, 2\)/ },
+      { body: JSON.stringify({ classes: 2, logits: [1, 2], tokens: [5] }), message: /invalid request: tokens must be an array of 1 class indices in \[0, 2\)/ },
+      { body: JSON.stringify({ classes: 2, logits: [1, 2], tokens: [-100] }), message: /invalid request: tokens must be an array of 1 class indices/ },
+      { body: JSON.stringify({ classes: 2, logits: [1, 1e39] }), message: /invalid request: logits must contain only numbers within the float32 range/ },
     ];
     for (const { body, message } of cases) {
       const { status, reply } = await post(server.url, body);
