@@ -78,10 +78,10 @@ describe("packed tarball", () => {
     expect(files.map((file) => file.path)).toContain("README.md");
   });
 
-  // NOTE: packages/logitkit has no LICENSE file yet, although package.json declares MIT, whose
-  // terms ask that the license text ship with the code. This test then checks nothing.
-  it("includes the license file when the package has one", () => {
+  // MIT asks that the license text ship with the code.
+  it("includes the license file", () => {
     const licenses = ["LICENSE", "LICENSE.md", "LICENSE.txt"].filter((name) => existsSync(join(LOGITKIT_DIR, name)));
+    expect(licenses).toEqual(["LICENSE"]);
     for (const name of licenses) expect(files.map((file) => file.path)).toContain(name);
   });
 
