@@ -228,7 +228,7 @@ export function f32_cross_entropy_labels_rows(
       }
     }
     // NOTE: without smoothing, sum comes from float32 partial sums (about 2e-7 relative), which
-    // bounds sum - e_y as before; the gain here is a single class and the rounding of probScale e_y.
+    // still bound sum - e_y. The gain here is an exact single class and no rounding of probScale e_y.
     store<f32>(gy, <f32>label_gradient(ey, sum, scale, hardWeight, smoothPerClass, weightSum, wy));
   }
 }

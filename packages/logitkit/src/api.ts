@@ -653,7 +653,7 @@ export interface VocabAccumulator {
    * Adds the chunks of another accumulator with the same `rows`, `classes` and `temperature`,
    * given as the accumulator or as its `state()`. Each accumulator records the logit of its own
    * labels, so when this one has labels the other one must have the same labels and
-   * `ignoreIndex`; label smoothing is this one's.
+   * `ignoreIndex`. Label smoothing is this one's.
    * @throws `TypeError` or `RangeError` when the shapes or labels differ or the chunks overlap.
    *
    * @example

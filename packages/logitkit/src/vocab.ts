@@ -94,10 +94,11 @@ function mergeRow(a: Float64Array, ai: number, b: Float64Array, bi: number, invT
   const massB = b[bi + ST] * gb;
 
   // Teacher mass where the model is all -Infinity makes KL infinite, so only the sum still counts.
+  // A NaN in either side's teacher sum still makes the row NaN.
   if (a[ai + VT] === Infinity || b[bi + VT] === Infinity) {
     a[ai + ST] = massA + massB;
     a[ai + UT] = 0;
-    a[ai + VT] = massA + massB === massA + massB ? Infinity : NaN;
+    a[ai + VT] = Number.isNaN(massA + massB) ? NaN : Infinity;
     a[ai + WT] = a[ai + WT] * ga + b[bi + WT] * gb;
     a[ai + MT] = mt;
     return;

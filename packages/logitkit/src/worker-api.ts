@@ -31,7 +31,7 @@ type ArrayLogits = Float32Array | HalfLogitsInput;
  *   the worker, and results are moved back as new arrays.
  * - Calls run one after another in the order they were made, so any number may be pending.
  * - When the worker thread stops (terminated, crashed, out of memory), the pending calls reject
- *   with an `Error` that says so, and the next call starts a new worker.
+ *   with an `Error` that names the cause, and the next call starts a new worker.
  * - `dispose()` rejects the pending calls and terminates the worker, which frees its memory.
  *
  * Logits are arrays (`ArrayLogits`): a `Float32Array`, or 16-bit floats as in `LogitKit`. The

@@ -1,7 +1,7 @@
 /**
  * A LogitKitWorker whose worker thread dies: its pending calls reject with an error that names
- * the cause, and the next call starts a new worker and gets the right values. Node.js only: a terminated Web
- * Worker sends no event, and only the library itself holds the worker in a browser.
+ * the cause, and the next call starts a new worker and gets the right values. Node.js only,
+ * because a terminated Web Worker sends no event and in a browser only the library owns the worker.
  */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";

@@ -412,7 +412,7 @@ function crossEntropyLabelsRows(
  * loses the small 1 - q_y of a confident row (2^-24 absolute, so 0.6% of a gradient of 1e-5).
  * A single class then gets exactly 0. `sum` must be the float64 sum that includes `ey`.
  */
-export function labelGradient(
+function labelGradient(
   ey: number,
   sum: number,
   scale: number,

@@ -239,7 +239,7 @@ const abort = () => {
 
 /**
  * Returns the compiled kernels: the plain build, or with `shared` the build that imports a shared
- * memory. The library's entry compiles the modules embedded in the bundle; a worker started by
+ * memory. The library's entry compiles the modules embedded in the bundle. A worker started by
  * `loadLogitKitWorker` receives them compiled, so its own bundle carries no WebAssembly bytes.
  */
 export type ModuleSource = (shared: boolean) => Promise<WebAssembly.Module>;
